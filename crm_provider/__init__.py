@@ -1,0 +1,1 @@
+"""crm-provider: the provider side of Sitoo's CRM SPI v2."""

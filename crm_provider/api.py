@@ -1,0 +1,120 @@
+"""flask-smorest, fitted to the contract.
+
+- Argument errors are 400s with the `Error` body and a text that names the field (flask-smorest's default is
+  422 with its own `{code, status, errors}` body: the contract has neither).
+- A request body is parsed as JSON whatever its Content-Type says; an empty, malformed or non-finite body
+  is a 400.
+- Each operation documents exactly the status codes the contract lists for it, each error with the
+  `Error` schema (`Blueprint.documents`).
+"""
+
+from __future__ import annotations
+
+import json
+
+import flask_smorest
+from webargs.flaskparser import FlaskParser
+
+from . import errors
+from .fields import ErrorSchema
+
+# The contract's text for each status code it lists.
+STATUS_TEXT = {
+    400: "Bad Request. Invalid input or other client request error.",
+    401: "Unauthorized. Authentication is required.",
+    403: "Forbidden. The client does not have sufficient access rights.",
+    404: "Not Found. The specified resource was not found.",
+    409: "Conflict.",
+    429: "Too Many Requests. A request limit has been reached.",
+    500: "Internal Server Error. An internal error has occurred on the server.",
+    501: "Not implemented. This request is not implemented.",
+    502: "Bad Gateway. The request can't be handled by the server.",
+    503: "Service Unavailable. The service requested is unavailable.",
+    504: "Gateway Timeout. The server did not respond in time.",
+}
+SPI_ERRORS = (400, 401, 403, 404, 429, 500, 502, 503, 504)
+TRACE_HEADERS = [
+    {"in": "header", "name": "Store-ID", "required": False, "schema": {"type": "string"},
+     "description": "ID of the store (Sitoo clients will send the externalid property of the store object in "
+                    "Sitoo), URL-encoded"},
+    {"in": "header", "name": "Staff-ID", "required": False, "schema": {"type": "string"},
+     "description": "ID of the staff (Sitoo clients will send the externalid property of the user object in "
+                    "Sitoo), URL-encoded"},
+    {"in": "header", "name": "Register-ID", "required": False, "schema": {"type": "string"},
+     "description": "ID of the register, URL-encoded"},
+]
+
+
+def describe(messages, path: str = "") -> list[str]:
+    """Marshmallow's nested error dict as `field.sub[2].name: message` lines."""
+    if isinstance(messages, dict):
+        lines = []
+        for key, value in messages.items():
+            if key in ("json", "query", "headers", "view_args") and not path:
+                lines += describe(value, "")
+            elif key == "_schema":
+                lines += describe(value, path or "body")
+            elif isinstance(key, int):
+                lines += describe(value, f"{path}[{key}]")
+            else:
+                lines += describe(value, f"{path}.{key}" if path else str(key))
+        return lines
+    if isinstance(messages, list):
+        if all(isinstance(m, str) for m in messages):
+            return [f"{path}: {' '.join(messages)}" if path else " ".join(messages)]
+        return [line for m in messages for line in describe(m, path)]
+    return [f"{path}: {messages}" if path else str(messages)]
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+class Parser(FlaskParser):
+    DEFAULT_VALIDATION_STATUS = 400
+
+    def _raw_load_json(self, req):
+        data = req.get_data(cache=True)
+        if not data.strip():
+            raise errors.BadRequest("A JSON request body is required")
+        try:
+            return json.loads(data, parse_constant=_reject_constant)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise errors.BadRequest(f"Malformed JSON: {error}") from None
+
+    def handle_error(self, error, req, schema, *, error_status_code, error_headers):
+        raise errors.BadRequest("; ".join(describe(error.messages)) or "Invalid request")
+
+
+class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = Parser()
+
+    def __init__(self, *args, scope: str | None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.scope = scope
+
+    def route(self, rule, *, parameters=None, **options):
+        """Every SPI route takes the optional tracing headers."""
+        if self.scope == "spi":
+            parameters = [*(parameters or []), *TRACE_HEADERS]
+        return super().route(rule, parameters=parameters, **options)
+
+    def documents(self, *statuses: int, texts: dict[int, str] | None = None):
+        """Document these error statuses (the contract's list for the route) with the Error body."""
+        texts = {**STATUS_TEXT, **(texts or {})}
+
+        def decorator(view):
+            for status in statuses:
+                view = self.alt_response(status, schema=ErrorSchema, description=texts[status])(view)
+            return view
+
+        return decorator
+
+
+class Api(flask_smorest.Api):
+    ERROR_SCHEMA = ErrorSchema
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def handle_http_exception(self, error):
+        return errors.http_exception_response(error)
+

@@ -1,0 +1,63 @@
+-- The consent and additional-option catalogues.
+
+-- name: list_consents
+SELECT consent_id, name, description, default_value AS value FROM consents ORDER BY position
+
+-- name: list_sections
+-- `required` is sent only when true: false is its default.
+SELECT s.name,
+       COALESCE((SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+                        'id', o.option_id, 'name', o.name, 'type', o.type,
+                        'required', CASE WHEN o.required THEN true END,
+                        'enum_options', CASE WHEN o.type <> 'text' THEN o.enum_options END))
+                    ORDER BY o.position)
+                 FROM options o WHERE o.section = s.position), '[]') AS options
+FROM option_sections s ORDER BY s.position
+
+-- name: choices
+-- What a customer may choose, for validating a customer's consents and option values.
+SELECT ARRAY(SELECT consent_id FROM consents) AS consent_ids,
+       COALESCE((SELECT jsonb_object_agg(o.option_id, jsonb_build_object(
+                    'type', o.type, 'required', o.required,
+                    'enum_ids', (SELECT COALESCE(jsonb_agg(e->'id'), '[]') FROM jsonb_array_elements(o.enum_options) e)))
+                 FROM options o), '{}') AS options
+
+-- name: delete_consents_except
+DELETE FROM consents WHERE consent_id <> ALL(%(consent_ids)s::text[])
+
+-- name: upsert_consent
+INSERT INTO consents (consent_id, name, description, default_value, position)
+VALUES (%(consent_id)s, %(name)s, %(description)s, %(value)s, %(position)s)
+ON CONFLICT (consent_id) DO UPDATE SET
+    name = excluded.name, description = excluded.description, default_value = excluded.default_value,
+    position = excluded.position
+
+-- name: upsert_section
+INSERT INTO option_sections (position, name) VALUES (%(position)s, %(name)s)
+ON CONFLICT (position) DO UPDATE SET name = excluded.name
+
+-- name: upsert_option
+INSERT INTO options (option_id, section, position, name, type, required, enum_options)
+VALUES (%(id)s, %(section)s, %(position)s, %(name)s, %(type)s, %(required)s, %(enum_options)s)
+ON CONFLICT (option_id) DO UPDATE SET
+    section = excluded.section, position = excluded.position, name = excluded.name, type = excluded.type,
+    required = excluded.required, enum_options = excluded.enum_options
+
+-- name: delete_options_except
+DELETE FROM options WHERE option_id <> ALL(%(option_ids)s::text[])
+
+-- name: delete_sections_from
+DELETE FROM option_sections WHERE position >= %(count)s
+
+-- name: prune_option_values
+-- Customer values the new catalogue no longer offers are dropped: enum ids that left their option, text
+-- of an option that is no longer a text option (then delete_empty_option_values).
+UPDATE customer_option_values v SET
+    enum_values = CASE WHEN o.type = 'text' THEN '{}' ELSE ARRAY(
+        SELECT x FROM unnest(v.enum_values) x
+        WHERE x IN (SELECT e->>'id' FROM jsonb_array_elements(o.enum_options) e)) END,
+    text = CASE WHEN o.type = 'text' THEN v.text END
+FROM options o WHERE o.option_id = v.option_id
+
+-- name: delete_empty_option_values
+DELETE FROM customer_option_values WHERE enum_values = '{}' AND text IS NULL

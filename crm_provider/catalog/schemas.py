@@ -1,0 +1,52 @@
+"""The catalogues on the wire: contract objects `Consent`, `AdditionalOptionsSection`, `AdditionalOption`,
+`AdditionalOptionEnumValue`."""
+
+from __future__ import annotations
+
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from ..fields import Bool, Id, Schema, Str
+
+OPTION_TYPES = ("enum-single", "enum-multi", "text")
+
+
+class ConsentSchema(Schema):
+    consent_id = Str(required=True, validate=validate.Length(min=1), metadata={"description": "ID of the consent."})
+    name = Str(required=True, metadata={"description": "Name displayed for the consent."})
+    description = Str(metadata={"description": "Description of the consent."})
+    value = Bool(required=True, metadata={
+        "description": "Value indicating if the default value when adding a new customer should be to accept "
+                       "the consent or not."})
+
+
+class AdditionalOptionEnumValueSchema(Schema):
+    id = Id(required=True, metadata={"description": "The ID of the enum option value"})
+    name = Str(required=True, validate=validate.Length(1, 64), metadata={"description": "The name of the enum option value"})
+
+
+class AdditionalOptionSchema(Schema):
+    id = Id(required=True, metadata={"description": "The ID of the option"})
+    name = Str(required=True, validate=validate.Length(1, 32), metadata={"description": "The name of the option"})
+    type = Str(required=True, validate=validate.OneOf(OPTION_TYPES), metadata={
+        "description": "enum-single: select one value; enum-multi: select several values; text: a text field"})
+    required = Bool(metadata={"description": "Whether the option is required when adding or editing a customer",
+                              "default": False})
+    enum_options = fields.List(fields.Nested(AdditionalOptionEnumValueSchema), metadata={
+        "description": "The possible values (options of type enum-single and enum-multi)"})
+
+    @validates_schema
+    def _enum_options_match_type(self, data, **kwargs):
+        enum_options = data.get("enum_options") or []
+        if data["type"] == "text" and enum_options:
+            raise ValidationError("Not allowed for an option of type text.", "enum_options")
+        if data["type"] != "text" and not enum_options:
+            raise ValidationError(f"Required for an option of type {data['type']}.", "enum_options")
+        ids = [e["id"] for e in enum_options]
+        if len(set(ids)) != len(ids):
+            raise ValidationError("Enum option ids must be unique within the option.", "enum_options")
+
+
+class AdditionalOptionsSectionSchema(Schema):
+    name = Str(required=True, validate=validate.Length(1, 32), metadata={"description": "The name of the section"})
+    options = fields.List(fields.Nested(AdditionalOptionSchema), required=True,
+                          metadata={"description": "The additional options of the section"})

@@ -1,0 +1,85 @@
+"""The catalogues: what consents and additional options a customer can have, and the check that a
+customer's choices are among them."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from psycopg import Connection
+
+from ..errors import BadRequest
+from . import store
+
+
+def consents(conn: Connection) -> list[dict]:
+    return store.list_consents(conn)
+
+
+def additional_options(conn: Connection) -> list[dict]:
+    return store.list_sections(conn)
+
+
+def replace_consents(conn: Connection, consents: list[dict]) -> list[dict]:
+    _unique("consent_id", [c["consent_id"] for c in consents])
+    store.replace_consents(conn, consents)
+    return store.list_consents(conn)
+
+
+def replace_additional_options(conn: Connection, sections: list[dict]) -> list[dict]:
+    _unique("options.id", [o["id"] for s in sections for o in s["options"]])
+    store.replace_sections(conn, sections)
+    return store.list_sections(conn)
+
+
+def _unique(field: str, ids: list[str]) -> None:
+    repeated = sorted(i for i, n in Counter(ids).items() if n > 1)
+    if repeated:
+        raise BadRequest(f"{field}: {', '.join(repeated)} given more than once.")
+
+
+def check_choices(conn: Connection, consent_ids: list[str] | None, option_values: list[dict] | None,
+                  *, creating: bool) -> None:
+    """Refuse consents and option values the catalogues do not offer (400, naming the field).
+
+    `None` means "not given" (a PUT that leaves the field as it is): nothing to check. Required options must
+    be present when a customer is created, and whenever the option values are given.
+    """
+    if consent_ids is None and option_values is None and not creating:
+        return
+    offered = store.choices(conn)
+    if consent_ids:
+        _unique("consents", consent_ids)
+        unknown = [c for c in consent_ids if c not in offered["consent_ids"]]
+        if unknown:
+            raise BadRequest(f"consents: unknown consent id {', '.join(unknown)}.")
+    options = offered["options"]
+    if option_values is None and creating:
+        option_values = []
+    if option_values is None:
+        return
+    _unique("additional_options", [v["id"] for v in option_values])
+    for index, value in enumerate(option_values):
+        _check_option_value(f"additional_options[{index}]", value, options.get(value["id"]))
+    given = {v["id"] for v in option_values if v.get("enum_values") or v.get("text")}
+    missing = sorted(option_id for option_id, o in options.items() if o["required"] and option_id not in given)
+    if missing:
+        raise BadRequest(f"additional_options: required option {', '.join(missing)} has no value.")
+
+
+def _check_option_value(field: str, value: dict, option: dict | None) -> None:
+    if option is None:
+        raise BadRequest(f"{field}.id: unknown additional option {value['id']}.")
+    enum_values = value.get("enum_values") or []
+    if option["type"] == "text":
+        if enum_values:
+            raise BadRequest(f"{field}.enum_values: option {value['id']} is a text option.")
+        return
+    if value.get("text") is not None:
+        raise BadRequest(f"{field}.text: option {value['id']} is an {option['type']} option.")
+    if len(set(enum_values)) != len(enum_values):
+        raise BadRequest(f"{field}.enum_values: a value is given more than once.")
+    not_offered = [e for e in enum_values if e not in option["enum_ids"]]
+    if not_offered:
+        raise BadRequest(f"{field}.enum_values: {', '.join(not_offered)} is not offered by option {value['id']}.")
+    if option["type"] == "enum-single" and len(enum_values) > 1:
+        raise BadRequest(f"{field}.enum_values: option {value['id']} takes one value (enum-single).")

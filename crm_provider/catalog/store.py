@@ -1,0 +1,47 @@
+"""Catalogue storage: thin functions over the named queries in queries.sql."""
+
+from __future__ import annotations
+
+from psycopg import Connection
+from psycopg.types.json import Jsonb
+
+from .. import sql
+
+Q = sql.load(__file__)
+
+
+def list_consents(conn: Connection) -> list[dict]:
+    return conn.execute(Q.list_consents).fetchall()
+
+
+def list_sections(conn: Connection) -> list[dict]:
+    return conn.execute(Q.list_sections).fetchall()
+
+
+def choices(conn: Connection) -> dict:
+    return conn.execute(Q.choices).fetchone()
+
+
+def replace_consents(conn: Connection, consents: list[dict]) -> None:
+    conn.execute(Q.delete_consents_except, {"consent_ids": [c["consent_id"] for c in consents]})
+    for position, consent in enumerate(consents):
+        conn.execute(Q.upsert_consent, {"description": None, **consent, "position": position})
+
+
+def replace_sections(conn: Connection, sections: list[dict]) -> None:
+    option_ids = []
+    for section_position, section in enumerate(sections):
+        conn.execute(Q.upsert_section, {"position": section_position, "name": section["name"]})
+        for position, option in enumerate(section["options"]):
+            option_ids.append(option["id"])
+            conn.execute(Q.upsert_option, {
+                **option,
+                "section": section_position,
+                "position": position,
+                "required": option.get("required", False),
+                "enum_options": Jsonb(option.get("enum_options") or []),
+            })
+    conn.execute(Q.delete_options_except, {"option_ids": option_ids})
+    conn.execute(Q.delete_sections_from, {"count": len(sections)})
+    conn.execute(Q.prune_option_values)
+    conn.execute(Q.delete_empty_option_values)

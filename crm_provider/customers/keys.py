@@ -1,0 +1,50 @@
+"""Search keys, normalised one way at write and at read.
+
+`0701112233`, `070-111 22 33` and `+46701112233` are one mobile number (E.164, with the configured default
+region for numbers typed without a country code); `John.Doe@Example.com` is `john.doe@example.com`;
+`19750804-1234` and `197508041234` are one personal id.
+"""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+
+KEY_TYPES = ("personal_id", "mobile", "email", "member_number", "company_id")
+_SEPARATORS = re.compile(r"[^0-9A-Za-z]")
+
+
+def phone(raw: str, region: str) -> str:
+    """E.164, or ValueError when `raw` is no valid phone number."""
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException as error:
+        raise ValueError("Not a valid phone number.") from error
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("Not a valid phone number.")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def email(raw: str) -> str:
+    return raw.strip().lower()
+
+
+def identifier(raw: str) -> str:
+    """Personal and company ids: separators and spaces dropped, letters upper case."""
+    return _SEPARATORS.sub("", raw).upper()
+
+
+def for_search(key_type: str, key: str, region: str) -> str | None:
+    """The stored form of a search key; None when it cannot match anything."""
+    key = key.strip()
+    if key_type == "mobile":
+        try:
+            return phone(key, region)
+        except ValueError:
+            return None
+    if key_type == "email":
+        return email(key) or None
+    if key_type in ("personal_id", "company_id"):
+        return identifier(key) or None
+    return key or None

@@ -1,0 +1,138 @@
+"""The customer on the wire: contract objects `Customer`, `Address`, `CustomerAdditionalOption`,
+`CustomerStatus`, `CustomerSection` and its values, and the search parameters.
+
+Read-only fields (`customer_id`, `status`, `promotions`, `bonus_checks`, `voucher_passwords`, `sections`)
+are dump-only: a POS request that carries them is accepted and the values are ignored. `null` (or `""` for
+email, phone and mobile) in a request clears an optional field.
+"""
+
+from __future__ import annotations
+
+from marshmallow import ValidationError, fields, pre_load, validate, validates_schema
+
+from ..fields import Id, Money, Schema, Str
+from ..loyalty.schemas import BonusCheckSchema, PromotionSchema
+from .keys import KEY_TYPES
+
+GENDERS = ("male", "female", "undisclosed")
+COMMUNICATION_TYPES = ("email", "sms", "mail")
+STATUS_COLORS = ("red", "orange", "green")
+SECTION_VALUE_TYPES = ("text", "money")
+
+# Indexed search keys are bounded so that no value can outgrow its index entry.
+KEY_MAX_LENGTH = 64
+EMAIL_MAX_LENGTH = 254
+
+
+def _optional(field_class=Str, **kwargs):
+    return field_class(allow_none=True, **kwargs)
+
+
+class AddressSchema(Schema):
+    name = _optional(metadata={"description": "Name for the address. Usually the name of the recipient."})
+    address = Str(required=True, metadata={"description": "The address line 1."})
+    address2 = _optional(metadata={"description": "The address line 2."})
+    zip = _optional(metadata={"description": "Zip for the address."})
+    city = _optional(metadata={"description": "City for the address."})
+    state = _optional(metadata={"description": "State/Region for the address."})
+    country_id = _optional(
+        validate=validate.Regexp(r"^[A-Z]{2}$", error="Must be an ISO 3166-1 alpha-2 code in upper case."),
+        metadata={"description": "Country id for the address (ISO 3166-1 Alpha2 uppercase)"},
+    )
+
+
+class CustomerStatusSchema(Schema):
+    color = Str(required=True, validate=validate.OneOf(STATUS_COLORS),
+                metadata={"description": "The color to display for the status field."})
+    text = Str(required=True, metadata={"description": "Status text for the customer."})
+
+
+class CustomerAdditionalOptionSchema(Schema):
+    id = Id(required=True, metadata={"description": "The ID of the additional option that the value is for"})
+    enum_values = fields.List(
+        Id(), metadata={"description": "IDs of the selected enum values (options of type enum-single and enum-multi)"}
+    )
+    text = Str(validate=validate.Length(max=1024),
+               metadata={"description": "The text stored for an additional option of type text"})
+
+
+class CustomerSectionValueSchema(Schema):
+    """CustomerSectionValueText (`type` text, with `text`) or CustomerSectionValueMoney (`type` money, with `value`)."""
+
+    type = Str(required=True, validate=validate.OneOf(SECTION_VALUE_TYPES))
+    title = Str(required=True, metadata={"description": "Title of the field."})
+    text = Str(metadata={"description": "Text value (type text)."})
+    value = Money(metadata={"description": "The money value to display for the field (type money)."})
+
+    @validates_schema
+    def _value_matches_type(self, data, **kwargs):
+        wanted, other = ("text", "value") if data.get("type") == "text" else ("value", "text")
+        if data.get(wanted) is None:
+            raise ValidationError(f"Required for a section value of type {data.get('type')}.", wanted)
+        if other in data:
+            raise ValidationError(f"Not allowed for a section value of type {data.get('type')}.", other)
+
+
+class CustomerSectionSchema(Schema):
+    title = Str(required=True, metadata={"description": "Title of the section"})
+    values = fields.List(fields.Nested(CustomerSectionValueSchema), required=True,
+                         metadata={"description": "Fields that will be shown for this section."})
+
+
+class CustomerSchema(Schema):
+    customer_id = Str(dump_only=True, metadata={"description": "ID of the customer. Created by the CRM."})
+    member_number = _optional(
+        validate=validate.Length(1, KEY_MAX_LENGTH),
+        metadata={"description": "Member Number for the customer (shown on purchase receipts). "
+                                 "Assigned by the CRM when a new customer has none."},
+    )
+    email = _optional(fields.Email, validate=validate.Length(max=EMAIL_MAX_LENGTH),
+                      metadata={"description": "Email for the customer."})
+    name_first = _optional(metadata={"description": "First Name of the customer."})
+    name_last = _optional(metadata={"description": "Last Name of the customer."})
+    personal_id = _optional(validate=validate.Length(max=KEY_MAX_LENGTH),
+                            metadata={"description": "Social Security Number (SSN) for the customer."})
+    company = _optional(metadata={"description": "Company for the customer."})
+    company_id = _optional(validate=validate.Length(max=KEY_MAX_LENGTH),
+                           metadata={"description": "Company ID for the customer."})
+    phone = _optional(metadata={"description": "Phone Number for the customer. (E.164 format)"})
+    mobile = _optional(metadata={"description": "Mobile Phone number for the customer. (E.164 format)"})
+    invoice_address = _optional(fields.Nested, nested=AddressSchema, metadata={"description": "The invoice address."})
+    delivery_address = _optional(fields.Nested, nested=AddressSchema,
+                                 metadata={"description": "The delivery address."})
+    gender = _optional(validate=validate.OneOf(GENDERS), metadata={"description": "The gender of the customer"})
+    birthday = _optional(fields.Date, metadata={"description": "Date of birth (YYYY-MM-DD), no time.",
+                                                "example": "1975-08-04"})
+    accepts_communication = fields.List(
+        Str(validate=validate.OneOf(COMMUNICATION_TYPES)),
+        metadata={"description": "Accepted ways of communicating with customer."},
+    )
+    consents = fields.List(Str(), metadata={"description": "IDs of the consents the customer has accepted"})
+    additional_options = fields.List(fields.Nested(CustomerAdditionalOptionSchema),
+                                     metadata={"description": "Additional option values for the customer"})
+    status = fields.Nested(CustomerStatusSchema, dump_only=True, metadata={"description": "Status for the customer"})
+    promotions = fields.List(fields.Nested(PromotionSchema), dump_only=True,
+                             metadata={"description": "Promotions for this customer."})
+    bonus_checks = fields.List(fields.Nested(BonusCheckSchema), dump_only=True,
+                               metadata={"description": "Bonus checks for this customer."})
+    voucher_passwords = fields.List(Str(), dump_only=True,
+                                    metadata={"description": "Passwords for unlocking vouchers for this customer."})
+    store_id_home = _optional(metadata={"description": "ID for the home store of the customer. "
+                                                       "Read only except for POST."})
+    sections = fields.List(fields.Nested(CustomerSectionSchema), dump_only=True,
+                           metadata={"description": "Additional sections that the CRM can display for the customer."})
+
+    @pre_load
+    def _empty_contact_is_none(self, data, **kwargs):
+        """A till that clears email, phone or mobile sends an empty string."""
+        if isinstance(data, dict):
+            data = {key: (None if key in ("email", "phone", "mobile") and value == "" else value)
+                    for key, value in data.items()}
+        return data
+
+
+class SearchArgsSchema(Schema):
+    key = Str(required=True, metadata={"description": "Key to search for"})
+    key_type = Str(required=True, validate=validate.OneOf(KEY_TYPES),
+                   metadata={"description": "Type of field to search for (SearchKeyType)"})
+

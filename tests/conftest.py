@@ -1,0 +1,185 @@
+"""Test fixtures: real PostgreSQL, no mocks.
+
+One database per test session (the embedded server in a temporary folder, or DATABASE_URL when set),
+migrated to head; every table emptied before each test. `spi` and `admin` are clients with the
+respective credentials; `live_server` runs the real gunicorn on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from crm_provider import db, demo, migrate
+from crm_provider.app import create_app
+from crm_provider.config import Settings, parse_users
+
+DATA = Path(__file__).parent / "data"
+EXAMPLES = {e["operation"]: e for e in json.loads((DATA / "crm-spi-v2-examples.json").read_text())}
+DEMO_CUSTOMER_ID = "a26d8975-3b86-43c0-9b12-a86401074770"
+
+SPI_USER, SPI_PASSWORD = "pos", "pos-secret"
+ADMIN_USER, ADMIN_PASSWORD = "backoffice", "admin-secret"
+DATA_TABLES = ("customers", "consents", "option_sections", "options", "audit_log", "person_registry")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    url = os.environ.get("DATABASE_URL") or db.start_embedded(tmp_path_factory.mktemp("crm-data"))
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def settings(database_url):
+    return Settings(
+        database_url=database_url,
+        spi_users=parse_users(f"{SPI_USER}:{SPI_PASSWORD}"),
+        admin_users=parse_users(f"{ADMIN_USER}:{ADMIN_PASSWORD}"),
+        default_region="SE",
+    )
+
+
+@pytest.fixture(scope="session")
+def app(settings):
+    app = create_app(settings)
+    yield app
+    app.extensions["crm_db"].close()
+
+
+@pytest.fixture
+def conn(database_url):
+    """A connection of the test's own, committing at the end of each `with conn.transaction()`."""
+    with db.connect(database_url, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture(autouse=True)
+def _empty_tables(database_url):
+    with db.connect(database_url, autocommit=True) as conn:
+        conn.execute(f"TRUNCATE {', '.join(DATA_TABLES)} RESTART IDENTITY CASCADE")
+
+
+def basic(user: str, password: str) -> dict:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+class Client:
+    """The Flask test client with one credential, returning (status, json) pairs."""
+
+    def __init__(self, app, user, password):
+        self.client = app.test_client()
+        self.auth = basic(user, password)
+
+    def request(self, method, path, *, json=None, data=None, headers=None, auth=True, **kwargs):
+        all_headers = {**(self.auth if auth else {}), **(headers or {})}
+        response = self.client.open(path, method=method, json=json, data=data, headers=all_headers, **kwargs)
+        return response
+
+    def get(self, path, **kwargs):
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path, json=None, **kwargs):
+        return self.request("POST", path, json=json, **kwargs)
+
+    def put(self, path, json=None, **kwargs):
+        return self.request("PUT", path, json=json, **kwargs)
+
+    def patch(self, path, json=None, **kwargs):
+        return self.request("PATCH", path, json=json, **kwargs)
+
+    def delete(self, path, **kwargs):
+        return self.request("DELETE", path, **kwargs)
+
+
+@pytest.fixture
+def spi(app):
+    return Client(app, SPI_USER, SPI_PASSWORD)
+
+
+@pytest.fixture
+def admin(app):
+    return Client(app, ADMIN_USER, ADMIN_PASSWORD)
+
+
+@pytest.fixture
+def demo_data(database_url, settings):
+    """The contract's examples: consents, additional options, customer 10012 with its promotion."""
+    with db.connect(database_url) as conn:
+        demo.load(conn, settings.default_region)
+
+
+@pytest.fixture
+def catalogues(database_url, settings, admin):
+    """The example consent and additional-option catalogues, no customers."""
+    assert admin.put("/admin/consents", json=EXAMPLES["Get Consents"]["response"]).status_code == 200
+    assert admin.put("/admin/additional-options", json=EXAMPLES["Get Additional Options"]["response"]).status_code == 200
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    def __init__(self, base_url, process):
+        self.base_url = base_url
+        self.process = process
+        self.session = requests.Session()
+        self.session.auth = (SPI_USER, SPI_PASSWORD)
+
+    def url(self, path):
+        return self.base_url + path
+
+
+def start_server(args, env, port, timeout=60.0) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "crm_provider", *args],
+        env={**os.environ, **env, "PORT": str(port)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {process.stdout.read()}")
+        try:
+            requests.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1)
+            return process
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("server did not start")
+
+
+def stop_server(process: subprocess.Popen) -> str:
+    process.terminate()
+    try:
+        output, _ = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+    return output
+
+
+@pytest.fixture(scope="session")
+def live_server(database_url):
+    """`crm-provider serve` (gunicorn, its production settings) against the test database."""
+    port = free_port()
+    env = {
+        "DATABASE_URL": database_url,
+        "CRM_SPI_USERS": f"{SPI_USER}:{SPI_PASSWORD}",
+        "CRM_ADMIN_USERS": f"{ADMIN_USER}:{ADMIN_PASSWORD}",
+    }
+    process = start_server(["serve"], env, port)
+    yield LiveServer(f"http://127.0.0.1:{port}", process)
+    stop_server(process)
