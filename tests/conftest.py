@@ -29,7 +29,7 @@ DEMO_CUSTOMER_ID = "a26d8975-3b86-43c0-9b12-a86401074770"
 
 SPI_USER, SPI_PASSWORD = "pos", "pos-secret"
 ADMIN_USER, ADMIN_PASSWORD = "backoffice", "admin-secret"
-DATA_TABLES = ("customers", "consents", "option_sections", "options", "audit_log", "person_registry")
+DATA_TABLES = ("customers", "consents", "option_sections", "options", "audit_log", "person_registry")  # the rest cascade
 
 
 @pytest.fixture(scope="session")
