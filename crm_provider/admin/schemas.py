@@ -22,7 +22,7 @@ class AuditQuerySchema(Schema):
     store_id = Str()
     staff_id = Str()
     register_id = Str()
-    limit = Int(load_default=100, validate=validate.Range(1, 1000))
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))  # a query string: "10" is 10
 
 
 class AuditRowSchema(Schema):
