@@ -84,7 +84,7 @@ def _row(status: int) -> dict | None:
 def finish_request(response: Response) -> Response:
     response.headers["X-Request-ID"] = request_id()
     row = _row(response.status_code)
-    if row is None and g.get("db_conn") is None:
+    if (row is None and g.get("db_conn") is None) or g.get("database_unavailable"):
         return response
     try:
         conn = request_conn()

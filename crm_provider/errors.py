@@ -11,7 +11,7 @@ import logging
 
 import psycopg
 import psycopg_pool
-from flask import Flask, jsonify
+from flask import Flask, g, jsonify
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -106,6 +106,7 @@ def http_exception_response(error: HTTPException):
 
 def _database_unavailable(error: Exception):
     log.warning("database unavailable: %s", type(error).__name__)
+    g.database_unavailable = True  # no audit row then: waiting for the pool a second time helps nobody
     return unavailable_response()
 
 
