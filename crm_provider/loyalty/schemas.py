@@ -1,17 +1,29 @@
 """Wire schemas of promotions, bonus checks and redeems (contract objects `Promotion`,
-`PromotionCartAmount`, `PromotionCartPercent`, `PromotionManual`, `PromotionOffer`, `BonusCheck`, `Redeem`)."""
+`PromotionCartAmount`, `PromotionCartPercent`, `PromotionManual`, `PromotionOffer`, `BonusCheck`, `Redeem`),
+and the back office's versions of promotions and bonus checks (with a validity window)."""
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
+
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from ..fields import Bool, Int, Money, Schema, Str
+from ..fields import MONEY_PATTERN, Bool, Int, Money, Schema, Str, one_of
 
 PROMOTION_TYPES = ("cart_amount", "cart_percent", "manual", "offer")
 # The value field each promotion type carries (manual carries none).
 PROMOTION_VALUE = {"cart_amount": "value_money", "cart_percent": "value_int", "offer": "value_string"}
 
+# Limits this implementation adds: ids travel in URL paths (so: no `/`) and in primary keys; a redeem is
+# bounded; amounts fit numeric(12,2).
+ITEM_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$"
+ITEM_ID_MAX_LENGTH = 128
+MAX_REDEEM_ITEMS = 100
+AMOUNT_LIMIT = Decimal("10000000000")
+REDEEM_ID_PATTERN = r"^[0-9A-F]{32}$"
 
+
+@one_of("type", PROMOTION_VALUE)
 class PromotionTypeSchema(Schema):
     """One of PromotionCartAmount, PromotionCartPercent, PromotionManual, PromotionOffer, told apart by `type`."""
 
@@ -48,3 +60,75 @@ class BonusCheckSchema(Schema):
     redeemed = Bool(required=True, metadata={"description": "Boolean value indicating if the bonus check has been redeemed."})
     date_redeemed = Int(metadata={"description": "Timestamp (unix seconds) when the bonus check was redeemed.",
                                   "format": "int64"})
+
+
+class RedeemSchema(Schema):
+    """The contract's `Redeem`: the request names the items, the answer adds `redeem_id` (read only)."""
+
+    redeem_id = Str(dump_only=True, metadata={
+        "description": "ID of the redeem. Can be used if a rollback is needed.", "pattern": REDEEM_ID_PATTERN,
+        "example": "64DCDD6D716EA0F470734356665E5730"})
+    bonus_checks = fields.List(
+        Str(validate=validate.Length(1, ITEM_ID_MAX_LENGTH)), required=True,
+        validate=validate.Length(max=MAX_REDEEM_ITEMS), metadata={"description": "Array of bonus_check_id"})
+    promotions = fields.List(
+        Str(validate=validate.Length(1, ITEM_ID_MAX_LENGTH)), required=True,
+        validate=validate.Length(max=MAX_REDEEM_ITEMS), metadata={"description": "Array of promotion_id"})
+
+    @validates_schema
+    def _names_something(self, data, **kwargs):
+        if not data.get("bonus_checks") and not data.get("promotions"):
+            raise ValidationError("Name at least one bonus check or promotion to redeem.")
+
+
+# --- the back office ------------------------------------------------------------------------------------------
+
+def _amount_fits(value: str) -> None:
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        return  # the pattern reports it
+    if not 0 < amount < AMOUNT_LIMIT:
+        raise ValidationError(f"Must be greater than 0.00 and less than {AMOUNT_LIMIT}.")
+
+
+def Amount(**kwargs) -> Str:
+    """Money that a customer is given: positive, and small enough for numeric(12,2)."""
+    return Str(validate=[validate.Regexp(MONEY_PATTERN, error="Must be money: a string like 123.00."), _amount_fits],
+               metadata={"example": "100.00", **kwargs.pop("metadata", {})}, **kwargs)
+
+
+def ItemId(**kwargs) -> Str:
+    return Str(validate=validate.Regexp(ITEM_ID_PATTERN, error="Must be 1-128 letters, digits, '.', '_', ':' or '-'."),
+               **kwargs)
+
+
+class _Granted(Schema):
+    """What the back office adds to a wire item: an optional validity window. `redeemed` and
+    `date_redeemed` are answers only: a grant is never redeemed."""
+
+    redeemed = Bool(dump_only=True)
+    date_redeemed = Int(dump_only=True, metadata={"format": "int64"})
+    valid_from = fields.AwareDateTime(format="iso", allow_none=True, metadata={
+        "description": "From when the item can be seen and redeemed (ISO 8601 with a time zone). None: always."})
+    valid_to = fields.AwareDateTime(format="iso", allow_none=True, metadata={
+        "description": "Until when (exclusive) the item can be seen and redeemed. None: no end."})
+
+    @validates_schema
+    def _window_is_ordered(self, data, **kwargs):
+        if data.get("valid_from") and data.get("valid_to") and data["valid_from"] >= data["valid_to"]:
+            raise ValidationError("Must be later than valid_from.", "valid_to")
+
+
+class GrantedPromotionTypeSchema(PromotionTypeSchema):
+    value_money = Amount(metadata={"description": "Cart amount to discount (cart_amount)."})
+
+
+class GrantedPromotionSchema(_Granted, PromotionSchema):
+    promotion_id = ItemId(metadata={"description": "ID of the promotion. Created (a UUID) when not given."})
+    promotion_type = fields.Nested(GrantedPromotionTypeSchema, required=True)
+
+
+class GrantedBonusCheckSchema(_Granted, BonusCheckSchema):
+    bonus_check_id = ItemId(metadata={"description": "ID of the bonus check. Created (a UUID) when not given."})
+    cart_amount = Amount(required=True, metadata={"description": "The amount value of the bonus check."})

@@ -1,4 +1,7 @@
-"""Loyalty storage: thin functions over the named queries in queries.sql."""
+"""Loyalty storage: thin functions over the named queries in queries.sql. No transactions here.
+
+`kind` is `bonus_check` or `promotion`, as in the `redeem_items` table; each kind has its own table.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +10,15 @@ from psycopg import Connection
 from .. import sql
 
 Q = sql.load(__file__)
+KINDS = ("bonus_check", "promotion")  # also the lock order
+_LOCK = {"bonus_check": Q.lock_bonus_checks, "promotion": Q.lock_promotions}
+_HOLDER = {"bonus_check": Q.bonus_check_holder, "promotion": Q.promotion_holder}
+_DELETE = {"bonus_check": Q.delete_bonus_check, "promotion": Q.delete_promotion}
 
 
-def upsert_promotion(conn: Connection, customer_id, promotion: dict) -> None:
+def _promotion_row(customer_id, promotion: dict) -> dict:
     promotion_type = promotion["promotion_type"]
-    conn.execute(Q.upsert_promotion, {
+    return {
         "customer_id": customer_id,
         "promotion_id": promotion["promotion_id"],
         "name": promotion["name"],
@@ -22,4 +29,78 @@ def upsert_promotion(conn: Connection, customer_id, promotion: dict) -> None:
         "value_string": promotion_type.get("value_string"),
         "valid_from": promotion.get("valid_from"),
         "valid_to": promotion.get("valid_to"),
-    })
+    }
+
+
+def upsert_promotion(conn: Connection, customer_id, promotion: dict) -> None:
+    conn.execute(Q.upsert_promotion, _promotion_row(customer_id, promotion))
+
+
+def lock_customer(conn: Connection, customer_id) -> bool:
+    return conn.execute(Q.lock_customer, {"customer_id": customer_id}).fetchone() is not None
+
+
+def grant_promotion(conn: Connection, customer_id, promotion: dict) -> dict | None:
+    """The stored promotion, or None when its id is taken (another customer's, or in use)."""
+    return conn.execute(Q.grant_promotion, _promotion_row(customer_id, promotion)).fetchone()
+
+
+def grant_bonus_check(conn: Connection, customer_id, bonus_check: dict) -> dict | None:
+    return conn.execute(Q.grant_bonus_check, {
+        "customer_id": customer_id,
+        "bonus_check_id": bonus_check["bonus_check_id"],
+        "name": bonus_check["name"],
+        "description": bonus_check.get("description"),
+        "cart_amount": bonus_check["cart_amount"],
+        "valid_from": bonus_check.get("valid_from"),
+        "valid_to": bonus_check.get("valid_to"),
+    }).fetchone()
+
+
+def holder(conn: Connection, kind: str, item_id: str) -> dict | None:
+    return conn.execute(_HOLDER[kind], {"item_id": item_id}).fetchone()
+
+
+def delete(conn: Connection, kind: str, customer_id, item_id: str) -> bool:
+    return conn.execute(_DELETE[kind], {"customer_id": customer_id, "item_id": item_id}).fetchone() is not None
+
+
+def lock_items(conn: Connection, customer_id, item_ids: dict[str, list[str]]) -> dict[tuple[str, str], dict]:
+    """The customer's own items among `item_ids` ({kind: [id, ...]}), locked in the fixed order."""
+    locked = {}
+    for kind in KINDS:
+        if item_ids.get(kind):
+            for row in conn.execute(_LOCK[kind], {"customer_id": customer_id, "item_ids": item_ids[kind]}):
+                locked[kind, row["item_id"]] = row
+    return locked
+
+
+def held_by_others(conn: Connection, customer_id, item_ids: dict[str, list[str]]) -> set[tuple[str, str]]:
+    rows = conn.execute(Q.held_by_others, {"customer_id": customer_id, "bonus_checks": item_ids["bonus_check"],
+                                           "promotions": item_ids["promotion"]})
+    return {(row["kind"], row["item_id"]) for row in rows}
+
+
+def insert_redeem(conn: Connection, redeem_id: str, customer_id, item_ids: dict[str, list[str]]) -> None:
+    conn.execute(Q.insert_redeem, {"redeem_id": redeem_id, "customer_id": customer_id,
+                                   "bonus_checks": item_ids["bonus_check"], "promotions": item_ids["promotion"]})
+
+
+def set_redeemed(conn: Connection, customer_id, item_ids: dict[str, list[str]], redeemed: bool) -> None:
+    conn.execute(Q.set_redeemed, {"customer_id": customer_id, "redeemed": redeemed,
+                                  "bonus_checks": item_ids["bonus_check"], "promotions": item_ids["promotion"]})
+
+
+def lock_redeem(conn: Connection, customer_id, redeem_id: str) -> dict | None:
+    return conn.execute(Q.lock_redeem, {"customer_id": customer_id, "redeem_id": redeem_id}).fetchone()
+
+
+def redeem_items(conn: Connection, redeem_id: str) -> dict[str, list[str]]:
+    items: dict[str, list[str]] = {kind: [] for kind in KINDS}
+    for row in conn.execute(Q.redeem_items, {"redeem_id": redeem_id}):
+        items[row["kind"]].append(row["item_id"])
+    return items
+
+
+def set_undone(conn: Connection, redeem_id: str) -> None:
+    conn.execute(Q.set_undone, {"redeem_id": redeem_id})

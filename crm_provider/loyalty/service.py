@@ -1,0 +1,142 @@
+"""Loyalty rules: granting and withdrawing promotions and bonus checks, all-or-nothing redeem, and undo.
+
+The caller's transaction makes each operation all-or-nothing (for HTTP requests: the request's unit of work,
+db.py): a refusal raises before anything is written, or rolls back what was.
+
+Concurrency: every operation first locks the customer row, so the loyalty changes of one customer run
+one after another, then locks the items it touches in a fixed order (queries.sql). A redeem that waited
+for another one re-reads the items after the lock is granted (READ COMMITTED), so it sees the other's
+redeem and is refused: no lost update, and no deadlock because none of these operations locks in another
+order. (Other writers of these rows should take the customer lock first too.)
+
+Error texts name items by id and say why; ids are not personal data.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from psycopg import Connection
+
+from ..errors import BadRequest, Conflict, NotFound
+from . import store
+
+LABEL = {"bonus_check": "bonus check", "promotion": "promotion"}
+ID_FIELD = {"bonus_check": "bonus_check_id", "promotion": "promotion_id"}
+MAX_REASONS = 5  # a refusal names this many problems at most
+
+
+def _lock_customer(conn: Connection, customer_id: uuid.UUID) -> None:
+    if not store.lock_customer(conn, customer_id):
+        raise NotFound("Customer not found")
+
+
+def _unix(moment: datetime | None) -> int | None:
+    return int(moment.timestamp()) if moment else None
+
+
+# --- the back office ------------------------------------------------------------------------------------------
+
+def _granted(kind: str, row: dict) -> dict:
+    item = {**row, "redeemed": row["date_redeemed"] is not None, "date_redeemed": _unix(row["date_redeemed"])}
+    if kind == "promotion":  # absent values are dropped when dumped
+        item["promotion_type"] = {"type": row["promotion_type"], **{
+            name: row[name] for name in ("value_money", "value_int", "value_string")}}
+    return item
+
+
+def grant(conn: Connection, kind: str, customer_id: uuid.UUID, data: dict) -> dict:
+    """Give the customer a promotion or bonus check. An id the customer holds already is replaced, as long
+    as the item is unused; an id of another customer's item, or of a redeemed or consumed one, is refused."""
+    _lock_customer(conn, customer_id)
+    id_field = ID_FIELD[kind]
+    item = {**data, id_field: data.get(id_field) or str(uuid.uuid4())}
+    grant_item = store.grant_promotion if kind == "promotion" else store.grant_bonus_check
+    row = grant_item(conn, customer_id, item)
+    if row is None:
+        holder = store.holder(conn, kind, item[id_field])
+        if holder is not None and holder["customer_id"] != customer_id:
+            raise BadRequest(f"{id_field}: This {LABEL[kind]} id belongs to another customer.")
+        raise BadRequest(f"{id_field}: The customer's {LABEL[kind]} with this id has been redeemed or used: "
+                         f"grant a new id (or undo its redeem first).")
+    return _granted(kind, row)
+
+
+def withdraw(conn: Connection, kind: str, customer_id: uuid.UUID, item_id: str) -> None:
+    """Remove an unused promotion or bonus check. A redeemed one stays while its redeem can be undone (the
+    undo gives it back), a consumed one stays for good (it is part of a purchase)."""
+    _lock_customer(conn, customer_id)
+    if store.delete(conn, kind, customer_id, item_id):
+        return
+    holder = store.holder(conn, kind, item_id)
+    if holder is None or holder["customer_id"] != customer_id:
+        raise NotFound(f"The customer has no {LABEL[kind]} with this id")
+    raise BadRequest(f"This {LABEL[kind]} has been redeemed or used by a purchase: a redeemed one can be "
+                     f"withdrawn once its redeem is undone.")
+
+
+# --- the till -------------------------------------------------------------------------------------------------
+
+def _redeem_object(redeem_id: str, item_ids: dict[str, list[str]]) -> dict:
+    return {"redeem_id": redeem_id, "bonus_checks": item_ids["bonus_check"], "promotions": item_ids["promotion"]}
+
+
+def _refuse(prefix: str, reasons: list[str]):
+    shown = reasons[:MAX_REASONS] + ([f"and {len(reasons) - MAX_REASONS} more"] if len(reasons) > MAX_REASONS else [])
+    raise Conflict(f"{prefix}: {'; '.join(shown)}")
+
+
+def redeem(conn: Connection, customer_id: uuid.UUID, bonus_checks: list[str], promotions: list[str]) -> dict:
+    """Redeem every listed item, or none (409 naming the reasons)."""
+    _lock_customer(conn, customer_id)
+    item_ids = {"bonus_check": bonus_checks, "promotion": promotions}
+    locked = store.lock_items(conn, customer_id, item_ids)
+    others = None
+    reasons = []
+    for kind, ids in item_ids.items():
+        seen = set()
+        for item_id in ids:
+            label = f"{LABEL[kind]} {item_id}"
+            row = locked.get((kind, item_id))
+            if item_id in seen:
+                reasons.append(f"{label} is listed twice")
+                continue
+            seen.add(item_id)
+            if row is None:
+                others = store.held_by_others(conn, customer_id, item_ids) if others is None else others
+                reasons.append(f"{label} belongs to another customer" if (kind, item_id) in others
+                               else f"{label} is unknown")
+            elif row["consumed"]:
+                reasons.append(f"{label} has been used by a purchase")
+            elif row["redeemed"]:
+                reasons.append(f"{label} is already redeemed")
+            elif not row["valid"]:
+                reasons.append(f"{label} is outside its validity window")
+    if reasons:
+        _refuse("Can't redeem items", reasons)
+    redeem_id = uuid.uuid4().hex.upper()
+    store.insert_redeem(conn, redeem_id, customer_id, item_ids)
+    store.set_redeemed(conn, customer_id, item_ids, redeemed=True)
+    return _redeem_object(redeem_id, item_ids)
+
+
+def undo(conn: Connection, customer_id: uuid.UUID, redeem_id: str) -> dict:
+    """Give back every item of a redeem. Refused (409) when it was undone already or when a purchase has
+    consumed one of its items since; then nothing changes."""
+    _lock_customer(conn, customer_id)
+    redeem_row = store.lock_redeem(conn, customer_id, redeem_id.upper())
+    if redeem_row is None:
+        raise NotFound("Redeem not found")
+    redeem_id = redeem_row["redeem_id"]
+    if redeem_row["undone_at"] is not None:
+        raise Conflict("Can't undo redeem: it has been undone already")
+    item_ids = store.redeem_items(conn, redeem_id)
+    locked = store.lock_items(conn, customer_id, item_ids)
+    consumed = [f"{LABEL[kind]} {item_id} has been used by a purchase"
+                for (kind, item_id), row in locked.items() if row["consumed"]]
+    if consumed:
+        _refuse("Can't undo redeem", consumed)
+    store.set_redeemed(conn, customer_id, item_ids, redeemed=False)
+    store.set_undone(conn, redeem_id)
+    return _redeem_object(redeem_id, item_ids)
