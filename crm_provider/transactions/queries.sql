@@ -1,0 +1,42 @@
+-- Purchase history. Items and payments are stored in their wire shape; the columns the SPI returns are
+-- projected the same way by every query that returns a transaction.
+
+-- name: customer_exists
+SELECT 1 AS found FROM customers WHERE customer_id = %(customer_id)s AND erased_at IS NULL
+
+-- name: list_for_customer
+-- Newest first, read in the order of transactions_customer_idx: only `limit` rows are read, however many
+-- the customer has. (`t.date_created` is the column; the bare name would sort by the output's epoch.)
+SELECT extract(epoch FROM t.date_created)::bigint AS date_created, receipt_id, order_id, order_external_id,
+       store_id, store_name, currency_code, roundoff::text AS roundoff, items, payments
+FROM transactions t
+WHERE t.customer_id = %(customer_id)s
+ORDER BY t.date_created DESC, t.transaction_id DESC
+LIMIT %(limit)s
+
+-- name: upsert
+-- One row per Sitoo order: an order posted again replaces the stored one, and moves to the customer it
+-- now names. Transactions without an order id are always new rows (NULL never conflicts).
+INSERT INTO transactions (customer_id, order_id, order_external_id, receipt_id, date_created, store_id,
+                          store_name, currency_code, roundoff, items, payments, total)
+VALUES (%(customer_id)s, %(order_id)s, %(order_external_id)s, %(receipt_id)s, to_timestamp(%(date_created)s),
+        %(store_id)s, %(store_name)s, %(currency_code)s, %(roundoff)s, %(items)s, %(payments)s, %(total)s)
+ON CONFLICT (order_id) DO UPDATE SET
+    customer_id = excluded.customer_id, order_external_id = excluded.order_external_id,
+    receipt_id = excluded.receipt_id, date_created = excluded.date_created, store_id = excluded.store_id,
+    store_name = excluded.store_name, currency_code = excluded.currency_code, roundoff = excluded.roundoff,
+    items = excluded.items, payments = excluded.payments, total = excluded.total, updated_at = now()
+RETURNING extract(epoch FROM date_created)::bigint AS date_created, receipt_id, order_id, order_external_id,
+          store_id, store_name, currency_code, roundoff::text AS roundoff, items, payments
+
+-- name: delete_by_order_id
+DELETE FROM transactions WHERE order_id = %(order_id)s
+
+-- name: totals_by_currency
+-- The Purchases section: one row per currency, the currency of the latest purchase first. Reads only this
+-- customer's rows, found through transactions_customer_idx.
+SELECT currency_code, count(*) AS transactions, sum(total)::text AS total
+FROM transactions
+WHERE customer_id = %(customer_id)s
+GROUP BY currency_code
+ORDER BY max(date_created) DESC, currency_code

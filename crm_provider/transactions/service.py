@@ -1,0 +1,96 @@
+"""Purchase history: storing a customer's transactions, reading them back, and the Purchases section.
+
+`store_transaction` is the one way in: the admin route and the Sitoo order feed both write through it, so
+an order is stored once whoever sends it. A transaction's `total` (what the Purchases section adds up) is
+what its payments add up to; a transaction without payments counts its items instead: item totals less
+manual discounts and discounts, plus the roundoff.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from psycopg import Connection
+
+from ..errors import BadRequest, NotFound
+from . import store
+
+DEFAULT_LIMIT = 100  # the newest 100 transactions, unless the caller asks for up to 1000
+MAX_TOTAL = Decimal("1e12")  # transactions.total is numeric(14,2)
+
+
+def _compact(value):
+    """The wire shape without the nulls a request may carry for absent optional fields."""
+    if isinstance(value, dict):
+        return {key: _compact(v) for key, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_compact(v) for v in value]
+    return value
+
+
+def total(transaction: dict) -> Decimal:
+    payments = transaction.get("payments") or []
+    if payments:
+        return sum((Decimal(p["total"]) for p in payments), Decimal("0.00"))
+    amount = Decimal(transaction.get("roundoff") or "0.00")
+    for item in transaction["items"]:
+        amount += Decimal(item["total"]) - Decimal(item.get("manual_discount") or "0.00")
+        amount -= sum((Decimal(d["total"]) for d in item.get("discounts") or []), Decimal("0.00"))
+    return amount
+
+
+def transactions(conn: Connection, customer_id: uuid.UUID, limit: int = DEFAULT_LIMIT) -> list[dict]:
+    """The customer's transactions, newest first."""
+    if not store.customer_exists(conn, customer_id):
+        raise NotFound("Customer not found")
+    return store.list_for_customer(conn, customer_id, limit)
+
+
+def store_transaction(conn: Connection, customer_id: uuid.UUID, transaction: dict) -> dict:
+    """Store `transaction` (a dict as `TransactionSchema().load` returns it) for the customer.
+
+    A transaction with an `order_id` is stored once per order: storing it again replaces the stored one,
+    and when another customer is named the order moves to that customer (a Sitoo order has one customer).
+    Returns the stored transaction in its wire shape.
+    """
+    if not store.customer_exists(conn, customer_id):
+        raise NotFound("Customer not found")
+    transaction = _compact(transaction)
+    amount = total(transaction)
+    if abs(amount) >= MAX_TOTAL:
+        raise BadRequest("The transaction's total must be below 1000000000000.00.")
+    return store.upsert(conn, {
+        "customer_id": customer_id,
+        "order_id": transaction.get("order_id"),
+        "order_external_id": transaction.get("order_external_id"),
+        "receipt_id": transaction.get("receipt_id"),
+        "date_created": transaction["date_created"],
+        "store_id": transaction.get("store_id"),
+        "store_name": transaction["store_name"],
+        "currency_code": transaction["currency_code"],
+        "roundoff": Decimal(transaction["roundoff"]) if "roundoff" in transaction else None,
+        "items": transaction["items"],
+        "payments": transaction.get("payments") or [],
+        "total": amount,
+    })
+
+
+def remove_by_order_id(conn: Connection, order_id: int) -> bool:
+    """Forget the transaction of a Sitoo order (a cancelled order); False when none was stored."""
+    return store.delete_by_order_id(conn, order_id)
+
+
+class PurchasesSections:
+    """The built-in sections provider `purchases`: a "Purchases" section with the number of transactions
+    and their total. Totals are never added across currencies: a customer who bought in several has one
+    money value per currency, the currency of the latest purchase first. No transactions, no section."""
+
+    def sections(self, conn: Connection, customer: dict, **kwargs) -> list[dict]:
+        rows = store.totals_by_currency(conn, customer["customer_id"])
+        if not rows:
+            return []
+        count = sum(row["transactions"] for row in rows)
+        values = [{"type": "text", "title": "Transactions", "text": str(count)}]
+        values += [{"type": "money", "title": f"Total {row['currency_code']}", "value": row["total"]} for row in rows]
+        return [{"title": "Purchases", "values": values}]

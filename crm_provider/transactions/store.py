@@ -1,0 +1,31 @@
+"""Transaction storage: thin functions over the named queries in queries.sql. No transactions here."""
+
+from __future__ import annotations
+
+from psycopg import Connection
+from psycopg.types.json import Jsonb
+
+from .. import sql
+
+Q = sql.load(__file__)
+
+
+def customer_exists(conn: Connection, customer_id) -> bool:
+    return conn.execute(Q.customer_exists, {"customer_id": customer_id}).fetchone() is not None
+
+
+def list_for_customer(conn: Connection, customer_id, limit: int) -> list[dict]:
+    return conn.execute(Q.list_for_customer, {"customer_id": customer_id, "limit": limit}).fetchall()
+
+
+def upsert(conn: Connection, row: dict) -> dict:
+    params = {**row, "items": Jsonb(row["items"]), "payments": Jsonb(row["payments"])}
+    return conn.execute(Q.upsert, params).fetchone()
+
+
+def delete_by_order_id(conn: Connection, order_id: int) -> bool:
+    return conn.execute(Q.delete_by_order_id, {"order_id": order_id}).rowcount > 0
+
+
+def totals_by_currency(conn: Connection, customer_id) -> list[dict]:
+    return conn.execute(Q.totals_by_currency, {"customer_id": customer_id}).fetchall()
