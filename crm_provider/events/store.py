@@ -1,0 +1,78 @@
+"""Events storage: thin functions over the named queries in queries.sql. No transactions here."""
+
+from __future__ import annotations
+
+from psycopg import Connection
+from psycopg.types.json import Jsonb
+
+from .. import sql
+
+Q = sql.load(__file__)
+
+
+def insert_events(conn: Connection, rows: list[dict]) -> set[str]:
+    """Store the events; return the ids of those that were new."""
+    found = conn.execute(Q.insert_events, {"events": Jsonb(rows)}).fetchall()
+    return {str(row["event_id"]) for row in found}
+
+
+def defer_processing(conn: Connection, queue: str, task: str, jobs: list[tuple[str, int]]) -> None:
+    if jobs:
+        conn.execute(Q.defer_processing, {"queue": queue, "task": task,
+                                          "event_ids": [event_id for event_id, _ in jobs],
+                                          "order_ids": [order_id for _, order_id in jobs]})
+
+
+def get_event(conn: Connection, event_id) -> dict | None:
+    return conn.execute(Q.get_event, {"event_id": event_id}).fetchone()
+
+
+def lock_event(conn: Connection, event_id) -> dict | None:
+    return conn.execute(Q.lock_event, {"event_id": event_id}).fetchone()
+
+
+def finish_event(conn: Connection, event_id, status: str, reason: str | None, customer_id) -> None:
+    conn.execute(Q.finish_event, {"event_id": event_id, "status": status, "reason": reason,
+                                  "customer_id": customer_id})
+
+
+def record_failure(conn: Connection, event_id, error: str, final: bool) -> None:
+    conn.execute(Q.record_failure, {"event_id": event_id, "error": error[:500], "final": final})
+
+
+def event_counts(conn: Connection) -> list[dict]:
+    return conn.execute(Q.event_counts).fetchall()
+
+
+def customer_by_id(conn: Connection, customer_id) -> dict | None:
+    return conn.execute(Q.customer_by_id, {"customer_id": customer_id}).fetchone()
+
+
+def customer_by_member_number(conn: Connection, member_number: str) -> dict | None:
+    return conn.execute(Q.customer_by_member_number, {"member_number": member_number}).fetchone()
+
+
+def customer_of_orders(conn: Connection, order_ids: list[int]) -> dict | None:
+    return conn.execute(Q.customer_of_orders, {"order_ids": order_ids}).fetchone()
+
+
+def set_consumed(conn: Connection, customer_id, order_id: int, bonus_check_ids: list[str],
+                 promotion_ids: list[str]) -> None:
+    """Make exactly these items (of this customer) the ones the order consumed."""
+    conn.execute(Q.release_bonus_checks, {"order_id": order_id, "keep": bonus_check_ids})
+    conn.execute(Q.release_promotions, {"order_id": order_id, "keep": promotion_ids})
+    if customer_id is not None and bonus_check_ids:
+        conn.execute(Q.consume_bonus_checks, {"order_id": order_id, "customer_id": customer_id,
+                                              "ids": bonus_check_ids})
+    if customer_id is not None and promotion_ids:
+        conn.execute(Q.consume_promotions, {"order_id": order_id, "customer_id": customer_id,
+                                            "ids": promotion_ids})
+
+
+def sync_cursor(conn: Connection, account_id: int) -> int | None:
+    row = conn.execute(Q.sync_cursor, {"account_id": account_id}).fetchone()
+    return row["next_order_id"] if row else None
+
+
+def save_sync_cursor(conn: Connection, account_id: int, next_order_id: int) -> None:
+    conn.execute(Q.save_sync_cursor, {"account_id": account_id, "next_order_id": next_order_id})
