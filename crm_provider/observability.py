@@ -1,0 +1,49 @@
+"""What every request leaves behind for the operations team: one log line and its metrics.
+
+`init_app` is called before any other subsystem registers its hooks, so that the clock starts before
+authentication and the after-request hook runs last (Flask runs those in reverse order): it records the
+status the client really gets, after `audit.finish_request` may have turned an uncommitted success into a 503.
+
+The log line carries the route template (`/customers`), never the URL: the query string holds search keys
+(email, mobile, personal id). Request bodies are never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Flask, Response, g, request
+
+from . import audit, metrics
+from .db import get_db
+
+log = logging.getLogger("crm_provider.request")
+
+
+def _start() -> None:
+    g.started = time.perf_counter()
+
+
+def _finish(response: Response) -> Response:
+    seconds = time.perf_counter() - g.get("started", time.perf_counter())
+    route = request.url_rule.rule if request.url_rule is not None else None
+    metrics.observe_request(request.method, route, response.status_code, seconds)
+    metrics.observe_pool(get_db().stats())
+    log.info(
+        "request",
+        extra={
+            "request_id": audit.request_id(),
+            "method": request.method,
+            "route": route,
+            "status": response.status_code,
+            "duration_ms": round(seconds * 1000, 2),
+            "credential": g.get("credential"),
+        },
+    )
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_start)
+    app.after_request(_finish)

