@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test demo clean openapi
+.PHONY: run test demo clean openapi bench bench-quick
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -17,8 +17,20 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# The committed OpenAPI document, regenerated from the schemas (no database needed).
+openapi: $(STAMP)
+	FLASK_APP=crm_provider.contract.openapi:build_app $(BIN)/flask openapi write openapi/openapi.json
+
 demo: $(STAMP)
 	$(BIN)/crm-provider demo
+
+# The benchmark of issue 7 (docs/bench.md). Installs wrk with apt-get when missing. More options:
+# make bench BENCH_ARGS="--sizes 100000,1000000"
+bench: $(STAMP)
+	$(BIN)/python -m bench --sizes 1000000 --duration 10 --warmup 2 $(BENCH_ARGS)
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench --sizes 100000 --duration 3 --warmup 1 $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .crm-data .pytest_cache

@@ -5,18 +5,25 @@
 - A request body is parsed as JSON whatever its Content-Type says; an empty, malformed or non-finite body
   is a 400.
 - Each operation documents exactly the status codes the contract lists for it, each error with the
-  `Error` schema (`Blueprint.documents`).
+  `Error` schema (`Blueprint.documents`), and the HTTP Basic credential of its blueprint's scope (one
+  security scheme per scope: `spi`, `admin`, `events`).
+- A schema decorated with `fields.one_of` is documented as `oneOf` its variants, as the contract states it.
+- Swagger UI at `/docs` is served from the `swagger-ui-bundle` package: the page works with no internet.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 
 import flask_smorest
+from flask import send_from_directory
+from marshmallow import fields as ma_fields
+from swagger_ui_bundle import swagger_ui_path
 from webargs.flaskparser import FlaskParser
 
 from . import errors
-from .fields import ErrorSchema
+from .fields import ErrorSchema, variants
 
 # The contract's text for each status code it lists.
 STATUS_TEXT = {
@@ -33,6 +40,13 @@ STATUS_TEXT = {
     504: "Gateway Timeout. The server did not respond in time.",
 }
 SPI_ERRORS = (400, 401, 403, 404, 429, 500, 502, 503, 504)
+# The security scheme of each scope, as the OpenAPI document describes it. All are HTTP Basic: each kind of
+# caller has a credential list of its own.
+SECURITY_SCHEMES = {
+    "spi": "Sitoo POS: the credentials the retailer configured in Sitoo for this CRM (CRM_SPI_USERS).",
+    "admin": "The back office and its scripts (CRM_ADMIN_USERS).",
+    "events": "The Sitoo Events SPI sender (CRM_EVENTS_USERS).",
+}
 TRACE_HEADERS = [
     {"in": "header", "name": "Store-ID", "required": False, "schema": {"type": "string"},
      "description": "ID of the store (Sitoo clients will send the externalid property of the store object in "
@@ -92,6 +106,12 @@ class Blueprint(flask_smorest.Blueprint):
     def __init__(self, *args, scope: str | None, **kwargs):
         super().__init__(*args, **kwargs)
         self.scope = scope
+        self._prepare_doc_cbks = [*self._prepare_doc_cbks, self._prepare_security_doc]
+
+    def _prepare_security_doc(self, doc, doc_info, **kwargs):
+        if self.scope:
+            doc["security"] = [{self.scope: []}]
+        return doc
 
     def route(self, rule, *, parameters=None, **options):
         """Every SPI route takes the optional tracing headers."""
@@ -111,9 +131,45 @@ class Blueprint(flask_smorest.Blueprint):
         return decorator
 
 
+def _nested2properties(converter, field, ret, **kwargs):
+    """apispec's rendering of a nested schema, or `oneOf` its variants for a schema decorated with `one_of`."""
+    if not isinstance(field, ma_fields.Nested) or isinstance(field, ma_fields.Pluck) \
+            or not hasattr(type(field.schema), "one_of_layout"):
+        return converter.nested2properties(field, ret=ret)
+    schema_class = type(field.schema)
+    refs = {value: converter.resolve_nested_schema(variant) for value, variant in variants(schema_class).items()}
+    return {
+        "oneOf": list(refs.values()),
+        "discriminator": {"propertyName": schema_class.one_of_layout[0],
+                          "mapping": {value: ref["$ref"] for value, ref in refs.items()}},
+    }
+
+
 class Api(flask_smorest.Api):
     ERROR_SCHEMA = ErrorSchema
     DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def init_app(self, app, *args, **kwargs):
+        super().init_app(app, *args, **kwargs)
+        converter = self.ma_plugin.converter
+        index = converter.attribute_functions.index(converter.nested2properties)
+        converter.attribute_functions[index] = functools.partial(_nested2properties, converter)
+
+    def register_blueprint(self, blp, **options):
+        scope = getattr(blp, "scope", None)
+        if scope and scope not in self.spec.components.security_schemes:
+            self.spec.components.security_scheme(scope, {
+                "type": "http", "scheme": "basic",
+                "description": SECURITY_SCHEMES.get(scope, f"Credentials of the {scope} routes."),
+            })
+        super().register_blueprint(blp, **options)
+
+    def _register_swagger_ui_rule(self, blueprint):
+        super()._register_swagger_ui_rule(blueprint)
+        assets = self.config.get("OPENAPI_SWAGGER_UI_URL") or ""
+        if assets.startswith("/"):  # a local path, not a CDN: serve the bundled files there
+            blueprint.add_url_rule(f"{assets}<path:filename>", endpoint="swagger_ui_assets",
+                                   view_func=lambda filename: send_from_directory(str(swagger_ui_path), filename))
 
     def handle_http_exception(self, error):
         return errors.http_exception_response(error)

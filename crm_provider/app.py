@@ -4,15 +4,29 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import audit, auth, db, errors
+from . import audit, auth, db, errors, plugins
+from . import observability, ratelimit
 from .admin.routes import blp as admin_blp
 from .api import Api
 from .catalog.routes import blp as catalog_blp
 from .config import Settings
 from .customers.routes import blp as customers_blp
+from .events.routes import admin_blp as events_admin_blp
+from .events.routes import blp as events_blp
+from .lookup.routes import blp as lookup_blp
+from .loyalty.routes import admin_blp as loyalty_admin_blp
+from .loyalty.routes import blp as loyalty_blp
+from .ops.routes import blp as ops_blp
+from .ops.routes import metrics_blp
+from .transactions.routes import admin_blp as transactions_admin_blp
+from .transactions.routes import blp as transactions_blp
 
 # One line per area: a fork adds its folder and its blueprint here.
-BLUEPRINTS = [customers_blp, catalog_blp, admin_blp]
+BLUEPRINTS = [customers_blp, catalog_blp, admin_blp, loyalty_blp, loyalty_admin_blp,
+              transactions_blp, transactions_admin_blp, lookup_blp, events_blp, events_admin_blp]
+
+# Probes and metrics: for the platform, not the POS, so kept out of the OpenAPI document.
+OPERATIONS = [ops_blp, metrics_blp]
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -26,18 +40,26 @@ def create_app(settings: Settings | None = None) -> Flask:
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="/docs/assets/",  # served from the swagger-ui-bundle package (api.py)
     )
     app.json.sort_keys = False
 
     errors.init_app(app)
+    observability.init_app(app)  # first: its clock starts before auth, its log line sees the final status
     db.init_app(app, settings)
+    plugins.init_app(app, settings)
     api = Api(app)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
+    for blueprint in OPERATIONS:
+        app.register_blueprint(blueprint)
     auth.init_app(
         app,
-        scopes={blueprint.name: blueprint.scope for blueprint in BLUEPRINTS if blueprint.scope},
-        credential_lists={"spi": settings.spi_users, "admin": settings.admin_users},
+        scopes={blueprint.name: blueprint.scope for blueprint in BLUEPRINTS + OPERATIONS if blueprint.scope},
+        credential_lists={"spi": settings.spi_users, "admin": settings.admin_users, "events": settings.events_users,
+                          "metrics": settings.metrics_users},
     )
+    ratelimit.init_app(app, settings)  # after auth: the limit is per credential
     audit.init_app(app)
     return app

@@ -90,9 +90,10 @@ def finish_request(response: Response) -> Response:
         conn = request_conn()
         if response.status_code >= 400:
             conn.rollback()
-        if row is not None:
-            conn.execute(Q.insert_audit_row, row)
-        conn.commit()
+        with conn.pipeline():  # the audit row and the COMMIT: one round trip
+            if row is not None:
+                conn.execute(Q.insert_audit_row, row)
+            conn.commit()
     except Exception as error:  # the commit is the acknowledgement: a success that did not commit is no success
         log.warning("request not committed: %s", type(error).__name__)
         try:

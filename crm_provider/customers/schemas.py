@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, pre_load, validate, validates_schema
 
-from ..fields import Id, Money, Schema, Str
+from ..fields import Id, Money, Schema, Str, one_of
 from ..loyalty.schemas import BonusCheckSchema, PromotionSchema
 from .keys import KEY_TYPES
 
@@ -56,6 +56,7 @@ class CustomerAdditionalOptionSchema(Schema):
                metadata={"description": "The text stored for an additional option of type text"})
 
 
+@one_of("type", {"text": "text", "money": "value"})
 class CustomerSectionValueSchema(Schema):
     """CustomerSectionValueText (`type` text, with `text`) or CustomerSectionValueMoney (`type` money, with `value`)."""
 

@@ -10,6 +10,7 @@ import uuid
 
 from psycopg import Connection
 
+from .. import plugins
 from ..catalog import service as catalog
 from ..errors import BadRequest, NotFound
 from . import keys, store
@@ -50,10 +51,11 @@ def _normalised(profile: dict, region: str) -> dict:
 
 
 def to_wire(conn: Connection, doc: dict) -> dict:
-    """A `customer_documents` row as the contract's Customer."""
+    """A `customer_documents` row as the contract's Customer: the stored back-office sections, then what
+    the configured sections providers add (plugins.py)."""
     customer = dict(doc)
     customer["status"] = {"color": doc["status_color"], "text": doc["status_text"]} if doc["status_color"] else None
-    customer["sections"] = list(doc["sections"])
+    customer["sections"] = list(doc["sections"]) + plugins.extra_sections(conn, customer)
     return customer
 
 

@@ -11,7 +11,10 @@ from psycopg import Connection
 from ..catalog import service as catalog
 from ..customers import service as customers
 from ..customers.schemas import CustomerSchema
+from ..lookup import service as lookup
 from ..loyalty import store as loyalty_store
+from ..transactions import service as transactions
+from ..transactions.schemas import TransactionSchema
 
 EXAMPLES = json.loads((Path(__file__).with_name("examples.json")).read_text(encoding="utf-8"))
 
@@ -29,3 +32,8 @@ def load(conn: Connection, region: str) -> None:
         customers.set_back_office(conn, customer_id, {field: example.get(field) for field in customers.BACK_OFFICE_FIELDS})
         for promotion in example["promotions"]:
             loyalty_store.upsert_promotion(conn, customer_id, promotion)
+    for customer_id, examples in EXAMPLES["transactions"].items():
+        for example in examples:
+            transactions.store_transaction(conn, customers.customer_uuid(customer_id), TransactionSchema().load(example))
+    for person in EXAMPLES["lookup"]:
+        lookup.put_person(conn, person, region)
