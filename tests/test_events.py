@@ -325,10 +325,26 @@ def test_items_naming_a_bonus_check_or_promotion_consume_it_until_the_order_is_c
     apply(conn, other)  # a bonus check consumed by one purchase stays with it
     assert _consumed(conn)["bc-1"] == (7001, True)
     del sale["orderitems"][2]["additionaldata"]["customcrm-promotionid"]
-    apply(conn, sale)  # updated: no longer uses the promotion
-    assert _consumed(conn) == {"bc-1": (7001, True), "pr-1": (None, True)}
+    apply(conn, sale)  # updated: no longer uses the promotion, which had no redeem: it is free again
+    assert _consumed(conn) == {"bc-1": (7001, True), "pr-1": (None, False)}
     apply(conn, order(7001, SPEC_ORDER, customer_id=customer_id, state=20))
-    assert _consumed(conn) == {"bc-1": (None, True), "pr-1": (None, True)}
+    assert _consumed(conn) == {"bc-1": (None, False), "pr-1": (None, False)}
+
+
+def test_a_cancelled_purchase_leaves_a_redeemed_item_redeemed_and_its_undo_allowed_again(spi, conn):
+    customer_id = new_customer(spi, "5011")
+    _grant(conn, customer_id)
+    redeem = spi.post(f"/customers/{customer_id}/redeem", json={"bonus_checks": ["bc-1"], "promotions": []})
+    assert redeem.status_code == 200
+    sale = order(7004, SPEC_ORDER, customer_id=customer_id)
+    sale["orderitems"][0]["additionaldata"]["crm-bonuscheckid"] = "bc-1"
+    apply(conn, sale)
+    undo = f"/customers/{customer_id}/redeem/{redeem.json['redeem_id']}"
+    assert spi.delete(undo).status_code == 409  # consumed by the purchase
+    apply(conn, order(7004, SPEC_ORDER, customer_id=customer_id, state=20))
+    assert _consumed(conn)["bc-1"] == (None, True)  # still held by its open redeem
+    assert spi.delete(undo).status_code == 200
+    assert _consumed(conn)["bc-1"] == (None, False)
 
 
 def test_another_customers_bonus_check_is_not_consumed(spi, conn):

@@ -61,12 +61,19 @@ SELECT customer_id FROM transactions WHERE order_id = ANY(%(order_ids)s::bigint[
 
 -- name: release_promotions
 -- An order updated or cancelled gives back the promotions it no longer uses. The redeem stays: undoing it
--- is the POS's call (DELETE /customers/{id}/redeem/{redeem_id}), which is allowed again now.
-UPDATE promotions SET consumed_order_id = NULL, consumed_at = NULL
+-- is the POS's call (DELETE /customers/{id}/redeem/{redeem_id}), which is allowed again now. An item the
+-- purchase used without a redeem (consume_* marked it redeemed) is unredeemed again.
+UPDATE promotions p SET consumed_order_id = NULL, consumed_at = NULL,
+    date_redeemed = CASE WHEN EXISTS (
+        SELECT 1 FROM redeem_items i JOIN redeems r USING (redeem_id)
+        WHERE i.kind = 'promotion' AND i.item_id = p.promotion_id AND r.undone_at IS NULL) THEN p.date_redeemed END
 WHERE consumed_order_id = %(order_id)s AND NOT (promotion_id = ANY(%(keep)s::text[]))
 
 -- name: release_bonus_checks
-UPDATE bonus_checks SET consumed_order_id = NULL, consumed_at = NULL
+UPDATE bonus_checks b SET consumed_order_id = NULL, consumed_at = NULL,
+    date_redeemed = CASE WHEN EXISTS (
+        SELECT 1 FROM redeem_items i JOIN redeems r USING (redeem_id)
+        WHERE i.kind = 'bonus_check' AND i.item_id = b.bonus_check_id AND r.undone_at IS NULL) THEN b.date_redeemed END
 WHERE consumed_order_id = %(order_id)s AND NOT (bonus_check_id = ANY(%(keep)s::text[]))
 
 -- name: consume_promotions

@@ -20,6 +20,7 @@ from typing import Callable, NamedTuple
 from marshmallow import ValidationError
 from psycopg import Connection
 
+from ..loyalty import store as loyalty_store
 from ..transactions import service as transactions
 from ..transactions.schemas import TransactionSchema
 from . import mapping, store
@@ -116,6 +117,9 @@ def apply_order(conn: Connection, order: dict) -> Outcome:
             except (mapping.UnreadableOrder, ValidationError):
                 outcome = Outcome("skipped", "unreadable_order")
             else:
+                # Redeem and undo lock the customer before its items: so does this, or the two could
+                # deadlock over the same bonus checks and promotions.
+                loyalty_store.lock_customer(conn, customer_id)
                 transactions.store_transaction(conn, customer_id, found)
                 store.set_consumed(conn, customer_id, order_id, bonus_checks, promotions)
                 return Outcome("processed", "stored", customer_id)
