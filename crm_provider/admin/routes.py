@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import jsonify
 from flask.views import MethodView
 
 from .. import audit
@@ -59,7 +60,7 @@ class CustomerBackOffice(MethodView):
         """
         cid = customers.customer_uuid(customer_id)
         audit.note(customer_id=cid)
-        return customers.set_back_office(request_conn(), cid, data)
+        return jsonify(customers.set_back_office(request_conn(), cid, data))  # already the wire document
 
 
 @blp.route("/audit")

@@ -1,24 +1,24 @@
--- Customers. Reads go through the customer_documents view (migration 0002): the row with its consents,
--- option values, promotions and bonus checks, in one statement.
+-- Customers. Reads go through the customer_wire view (migration 0005): each customer as the contract's
+-- Customer JSON document (with its consents, option values, promotions and bonus checks), in one statement.
 
 -- name: get
-SELECT * FROM customer_documents WHERE customer_id = %(customer_id)s AND erased_at IS NULL
+SELECT document FROM customer_wire WHERE customer_id = %(customer_id)s AND erased_at IS NULL
 
 -- name: find_by_member_number
-SELECT * FROM customer_documents WHERE member_number = %(key)s AND erased_at IS NULL
+SELECT document FROM customer_wire WHERE member_number = %(key)s AND erased_at IS NULL
 
 -- name: find_by_email
-SELECT * FROM customer_documents WHERE email_norm = %(key)s AND erased_at IS NULL
+SELECT document FROM customer_wire WHERE email_norm = %(key)s AND erased_at IS NULL
 
 -- name: find_by_mobile
-SELECT * FROM customer_documents WHERE mobile = %(key)s AND erased_at IS NULL
+SELECT document FROM customer_wire WHERE mobile = %(key)s AND erased_at IS NULL
 
 -- name: find_by_personal_id
-SELECT * FROM customer_documents WHERE personal_id_norm = %(key)s AND erased_at IS NULL
+SELECT document FROM customer_wire WHERE personal_id_norm = %(key)s AND erased_at IS NULL
 
 -- name: find_by_company_id
 -- Company ids are not unique (a company may have several contacts): the one most recently updated.
-SELECT * FROM customer_documents WHERE company_id_norm = %(key)s AND erased_at IS NULL
+SELECT document FROM customer_wire WHERE company_id_norm = %(key)s AND erased_at IS NULL
 ORDER BY updated_at DESC LIMIT 1
 
 -- name: lock

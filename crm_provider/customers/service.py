@@ -50,12 +50,13 @@ def _normalised(profile: dict, region: str) -> dict:
     return row
 
 
-def to_wire(conn: Connection, doc: dict) -> dict:
-    """A `customer_documents` row as the contract's Customer: the stored back-office sections, then what
-    the configured sections providers add (plugins.py)."""
-    customer = dict(doc)
-    customer["status"] = {"color": doc["status_color"], "text": doc["status_text"]} if doc["status_color"] else None
-    customer["sections"] = list(doc["sections"]) + plugins.extra_sections(conn, customer)
+def to_wire(conn: Connection, row: dict) -> dict:
+    """A `customer_wire` row as the contract's Customer: the document PostgreSQL built, with what the
+    configured sections providers add after the stored back-office sections (plugins.py)."""
+    customer = row["document"]
+    extra = plugins.extra_sections(conn, customer)
+    if extra:
+        customer["sections"] = customer["sections"] + extra
     return customer
 
 
