@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import audit, auth, db, errors, plugins
-from . import observability, ratelimit
+from . import audit, auth, db, errors, observability, plugins, ratelimit
 from .admin.routes import blp as admin_blp
 from .api import Api
 from .catalog.routes import blp as catalog_blp
