@@ -161,8 +161,9 @@ class PythonDriver:
         keys = keys_file.read_text(encoding="utf-8").splitlines() if keys_file else []
         if op.keys and not keys:
             raise RuntimeError(f"no keys in {keys_file}")
-        stride, offset = run.connections * run.share[1], run.connections * run.share[0]
-        shares = [keys[offset + i::stride] if op.partition else keys for i in range(run.connections)]
+        round_, rounds = run.share  # runs first, then threads: runs of other thread counts never share a key
+        mine = keys[round_::rounds]
+        shares = [mine[i::run.connections] if op.partition else keys for i in range(run.connections)]
         workers = [Worker(run, shares[i], i) for i in range(run.connections)]
         deadline = time.monotonic() + run.seconds
 

@@ -23,12 +23,12 @@ end
 
 -- The keys the seeder wrote. With `rounds` (and this run's `round`), only this thread's share of this run's
 -- share: no two threads, and no two runs, touch the same customer (a request still in the server when the
--- previous run stopped cannot get in the way).
+-- previous run stopped cannot get in the way). Runs are told apart first, then threads, so that runs with
+-- different thread counts never share a key.
 function read_keys(path, round, rounds)
-   local stride, offset = nthreads * (rounds or 1), nthreads * (round or 0) + thread_id
    local keys, n = {}, 0
    for line in io.lines(path) do
-      if not rounds or n % stride == offset then
+      if not rounds or (n % rounds == (round or 0) and math.floor(n / rounds) % nthreads == thread_id) then
          keys[#keys + 1] = line
       end
       n = n + 1
