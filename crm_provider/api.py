@@ -17,6 +17,7 @@ import functools
 import json
 
 import flask_smorest
+import marshmallow as ma
 from flask import send_from_directory
 from marshmallow import fields as ma_fields
 from swagger_ui_bundle import swagger_ui_path
@@ -86,6 +87,20 @@ def _reject_constant(name):
 
 class Parser(FlaskParser):
     DEFAULT_VALIDATION_STATUS = 400
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._schemas = {}
+
+    def _get_schema(self, argmap, req):
+        """One instance per schema class: webargs would build a new one (deep-copying every field) for every
+        request. Loading keeps no state in the schema, so one instance serves all threads."""
+        if isinstance(argmap, type) and issubclass(argmap, ma.Schema):
+            schema = self._schemas.get(argmap)
+            if schema is None:
+                schema = self._schemas[argmap] = argmap()
+            return schema
+        return super()._get_schema(argmap, req)
 
     def _raw_load_json(self, req):
         data = req.get_data(cache=True)

@@ -90,10 +90,9 @@ def finish_request(response: Response) -> Response:
         conn = request_conn()
         if response.status_code >= 400:
             conn.rollback()
-        with conn.pipeline():  # the audit row and the COMMIT: one round trip
-            if row is not None:
-                conn.execute(Q.insert_audit_row, row)
-            conn.commit()
+        if row is not None:
+            conn.execute(Q.insert_audit_row, row)
+        conn.commit()  # nothing to do after a read: its statements ran in autocommit
     except Exception as error:  # the commit is the acknowledgement: a success that did not commit is no success
         log.warning("request not committed: %s", type(error).__name__)
         try:
