@@ -9,8 +9,8 @@
   find a connection instead of waiting out a long back-off.
 - Each HTTP request is one unit of work on one connection (`request_conn()`). A request that may write
   (any method but GET and HEAD) runs in one transaction, begun when it takes its connection;
-  `audit.finish_request` commits it only when the answer is a success, after the audit row has joined it
-  (the INSERT and the COMMIT go in one round trip). An error answer rolls back everything the request
+  `audit.finish_request` commits it only when the answer is a success, after the audit row has joined it.
+  An error answer rolls back everything the request
   did, so a 4xx or 5xx never leaves a half-applied change, and a 2xx is sent only after COMMIT returned.
   A read needs no transaction: its statements run in autocommit, one round trip each.
 """
