@@ -153,6 +153,7 @@ def seed(url: str, customers: int, keys_dir: Path, *, seed: int = 7) -> Seeded:
         conn.commit()
         conn.autocommit = True
         conn.execute(Q.analyze)
+        conn.execute(Q.checkpoint)
     generator.write_keys(keys_dir)
     return Seeded(customers, time.monotonic() - started, keys_dir, rows)
 
