@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,15 +36,11 @@ from fake_sitoo import SPEC_ORDER, FakeSitoo, event, order  # noqa: E402
 from crm_provider import db, migrate  # noqa: E402
 from crm_provider.customers import service as customers  # noqa: E402
 
+from .servers import free_port  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results-ingest.md"
 EVENTS_AUTH = ("bench-events", "bench-secret")
 FIRST_ORDER = 1_000_000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(condition, timeout: float, what: str):

@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from crm_provider.customers.keys import KEY_TYPES
 
-from .seed import ID_DAYS, ID_EPOCH
+from .seed import ID_DAYS, personal_id_date
 
 CREATE_MOBILE_PREFIX = "+4673"  # seeded customers have +4670
 CREATE_SERIAL_BASE = 5000  # seeded personal ids have serials below this
@@ -69,7 +69,7 @@ def update(worker):
 
 def create_body(k: int) -> dict:
     """A new customer whose keys no one has (create.lua builds the same)."""
-    born = ID_EPOCH + timedelta(days=k % ID_DAYS)
+    born = personal_id_date(k)
     return {
         "name_first": "New", "name_last": "Customer", "email": f"bench.{k}@example.org",
         "mobile": f"{CREATE_MOBILE_PREFIX}{k:07d}",

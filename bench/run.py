@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import dataclasses
 import base64
 import json
 import os
@@ -113,7 +114,7 @@ class Bench:
                               self.authorization, seed=self.args.seed, base=base, share=(i, rounds))
             try:
                 if self.args.warmup:
-                    self.driver.run(_replace(run, seconds=self.args.warmup, base=base + CREATE_NUMBERS // 2,
+                    self.driver.run(dataclasses.replace(run, seconds=self.args.warmup, base=base + CREATE_NUMBERS // 2,
                                              share=(rounds - 1 - i, rounds)))
                 before = server.workers()
                 result = self.driver.run(run)
@@ -148,10 +149,6 @@ class Bench:
                         self.results.append({"size": size, **drivers.Result(
                             operation.name, connections, self.driver.version, available=False).as_dict()})
                     print(f"  {operation.name:<22} not available (no such route)", flush=True)
-
-
-def _replace(run: drivers.Run, **changes) -> drivers.Run:
-    return drivers.Run(**{**run.__dict__, **changes})
 
 
 def _status(result: drivers.Result) -> str:

@@ -7,7 +7,7 @@
 - Each operation documents exactly the status codes the contract lists for it, each error with the
   `Error` schema (`Blueprint.documents`), and the HTTP Basic credential of its blueprint's scope (one
   security scheme per scope: `spi`, `admin`, `events`).
-- A schema decorated with `fields.one_of` is documented as `oneOf` its variants, as the contract states it.
+- A `fields.OneOfSchema` is documented as `oneOf` its variants, as the contract states it.
 - Swagger UI at `/docs` is served from the `swagger-ui-bundle` package: the page works with no internet.
 """
 
@@ -41,6 +41,7 @@ STATUS_TEXT = {
     504: "Gateway Timeout. The server did not respond in time.",
 }
 SPI_ERRORS = (400, 401, 403, 404, 429, 500, 502, 503, 504)
+ADMIN_ERRORS = (400, 401, 403, 404, 503)  # the back office's routes are ours: these are all they answer
 # The security scheme of each scope, as the OpenAPI document describes it. All are HTTP Basic: each kind of
 # caller has a credential list of its own.
 SECURITY_SCHEMES = {
@@ -147,7 +148,7 @@ class Blueprint(flask_smorest.Blueprint):
 
 
 def _nested2properties(converter, field, ret, **kwargs):
-    """apispec's rendering of a nested schema, or `oneOf` its variants for a schema decorated with `one_of`."""
+    """apispec's rendering of a nested schema, or `oneOf` its variants for a `OneOfSchema`."""
     if not isinstance(field, ma_fields.Nested) or isinstance(field, ma_fields.Pluck) \
             or not hasattr(type(field.schema), "one_of_layout"):
         return converter.nested2properties(field, ret=ret)

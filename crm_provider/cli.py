@@ -75,7 +75,7 @@ def serve(demo: bool, port: int | None):
 
     from .server import Server
 
-    log.info("serving on http://%s:%s", settings.host, os.environ.get("PORT", settings.port))
+    log.info("serving on http://%s:%s", settings.host, settings.port)
     Server().run()
 
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import copy
 import functools
+from decimal import Decimal
 
 import marshmallow as ma
-from marshmallow import fields, post_dump, validate
+from marshmallow import ValidationError, fields, post_dump, validate, validates_schema
 
 ID_PATTERN = r"^[a-zA-Z][a-zA-Z0-9_\-]{0,30}[a-zA-Z0-9]$"
 MONEY_PATTERN = r"^[-+]?[0-9]+\.[0-9]{2}$"
+# Money is numeric(12,2) in PostgreSQL: an amount must stay below this to be stored.
+NUMERIC_12_2_LIMIT = Decimal("10000000000")
 DECIMAL_QUANTITY_PATTERN = r"^[-+]?[0-9]+\.[0-9]{3}$"
 
 
@@ -75,26 +78,36 @@ class ErrorSchema(Schema):
     statuscode = Int(required=True, metadata={"description": "A status code for the error."})
 
 
-def one_of(discriminator: str, fields_by_value: dict[str, str | tuple[str, ...]]):
-    """Class decorator: the schema is one object at run time and `oneOf` its variants in the OpenAPI document.
+def _names(fields: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (fields,) if isinstance(fields, str) else tuple(fields)
 
-    The contract names one object per variant (`PromotionCartAmount`, `PromotionManual`, ...), told apart by
-    `discriminator`; the code validates them with one schema whose fields depend on the discriminator's
-    value. `fields_by_value` names the fields each value carries (values absent from it carry none), so
-    that the document can state each variant exactly. Subclasses inherit the layout. Nothing changes at
-    run time: only `api.py` reads this.
+
+class OneOfSchema(Schema):
+    """A contract object with variants told apart by a discriminator (`PromotionCartAmount`, `PromotionManual`,
+    ...): one schema at run time, `oneOf` its variants in the OpenAPI document (api.py, `variants`).
+
+    A subclass sets `one_of_layout = (discriminator, {value: the field(s) that value carries})`; values absent
+    from the mapping carry none. That one statement drives both the validation below (each value's fields
+    required, the other variants' fields refused) and the document. Subclasses inherit the layout.
     """
 
-    def decorate(cls):
-        cls.one_of_layout = (discriminator, fields_by_value)
-        return cls
+    one_of_layout: tuple[str, dict[str, str | tuple[str, ...]]]
 
-    return decorate
+    @validates_schema
+    def _fields_match_variant(self, data, **kwargs):
+        discriminator, fields_by_value = self.one_of_layout
+        value = data.get(discriminator)
+        wanted = _names(fields_by_value.get(value, ()))
+        for name in dict.fromkeys(n for names in fields_by_value.values() for n in _names(names)):
+            if name in wanted and data.get(name) is None:
+                raise ValidationError(f"Required when {discriminator} is {value}.", name)
+            if name not in wanted and name in data:
+                raise ValidationError(f"Not allowed when {discriminator} is {value}.", name)
 
 
 @functools.cache
 def variants(cls: type[ma.Schema]) -> dict[str, type[ma.Schema]]:
-    """The documented variants of a schema decorated with `one_of`: {discriminator value: schema class}.
+    """The documented variants of a `OneOfSchema`: {discriminator value: schema class}.
 
     Each variant has the discriminator (required, that one value), the fields every variant shares, and its
     own fields (required). Named after the schema: `PromotionTypeSchema` gives `PromotionCartAmountSchema`
@@ -103,7 +116,7 @@ def variants(cls: type[ma.Schema]) -> dict[str, type[ma.Schema]]:
     discriminator, fields_by_value = cls.one_of_layout
     declared = cls._declared_fields
     choices = next(v.choices for v in declared[discriminator].validators if isinstance(v, validate.OneOf))
-    own = {value: (names,) if isinstance(names, str) else tuple(names) for value, names in fields_by_value.items()}
+    own = {value: _names(names) for value, names in fields_by_value.items()}
     specific = {name for names in own.values() for name in names}
     shared = [name for name in declared if name != discriminator and name not in specific]
     prefix = cls.__name__.removesuffix("Schema").removesuffix("Type")

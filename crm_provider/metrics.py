@@ -11,6 +11,7 @@ ids would make every customer a time series.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable
 
@@ -50,9 +51,11 @@ POOL = Gauge(
 # What a redeem's or an undo's status code means (the contract's statuses for these two routes).
 REDEEM_OUTCOMES = {200: "success", 400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                    409: "refused", 429: "rate_limited"}
-_POOL_STATES = {"pool_max": "max", "pool_size": "open", "pool_available": "idle", "requests_waiting": "waiting"}
+_POOL_GAUGES = {key: POOL.labels(state) for key, state in
+                {"pool_max": "max", "pool_size": "open", "pool_available": "idle", "requests_waiting": "waiting"}.items()}
 
 
+@functools.cache  # a handful of route templates
 def redeem_operation(method: str, route: str | None) -> str | None:
     """`redeem` or `undo` for the contract's two redeem routes, whatever their variable names."""
     if route is None:
@@ -77,8 +80,8 @@ def observe_request(method: str, route: str | None, status: int, seconds: float)
 
 def observe_pool(stats: dict[str, int] | None) -> None:
     if stats:
-        for key, state in _POOL_STATES.items():
-            POOL.labels(state).set(stats.get(key, 0))
+        for key, gauge in _POOL_GAUGES.items():
+            gauge.set(stats.get(key, 0))
 
 
 class _Families:

@@ -26,7 +26,8 @@ def _start() -> None:
 
 
 def _finish(response: Response) -> Response:
-    seconds = time.perf_counter() - g.get("started", time.perf_counter())
+    started = g.get("started")
+    seconds = time.perf_counter() - started if started is not None else 0.0
     route = request.url_rule.rule if request.url_rule is not None else None
     metrics.observe_request(request.method, route, response.status_code, seconds)
     metrics.observe_pool(get_db().stats())

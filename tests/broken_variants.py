@@ -18,8 +18,8 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request, Response
 
 from conftest import ADMIN_PASSWORD, ADMIN_USER, SPI_PASSWORD, SPI_USER, basic
+from crm_provider.contract.checks import KEY_TYPES
 
-KEY_TYPES = ("personal_id", "mobile", "email", "member_number", "company_id")
 CUSTOMER = re.compile(r"^/customers/([^/]+)$")
 REDEEM = re.compile(r"^/customers/([^/]+)/redeem$")
 UNDO = re.compile(r"^/customers/([^/]+)/redeem/([^/]+)$")

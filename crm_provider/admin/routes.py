@@ -6,7 +6,7 @@ from flask import jsonify
 from flask.views import MethodView
 
 from .. import audit
-from ..api import Blueprint
+from ..api import ADMIN_ERRORS, Blueprint
 from ..catalog import service as catalog
 from ..catalog.schemas import AdditionalOptionsSectionSchema, ConsentSchema
 from ..customers import service as customers
@@ -17,7 +17,6 @@ from .schemas import AuditQuerySchema, AuditRowSchema, BackOfficeSchema
 
 blp = Blueprint("admin", __name__, scope="admin", url_prefix="/admin",
                 description="Back office: catalogues, customer status and sections, audit log.")
-ADMIN_ERRORS = (400, 401, 403, 404, 503)
 
 
 @blp.route("/consents")

@@ -8,9 +8,9 @@ email, phone and mobile) in a request clears an optional field.
 
 from __future__ import annotations
 
-from marshmallow import ValidationError, fields, pre_load, validate, validates_schema
+from marshmallow import fields, pre_load, validate
 
-from ..fields import Id, Money, Schema, Str, one_of
+from ..fields import Id, Money, OneOfSchema, Schema, Str
 from ..loyalty.schemas import BonusCheckSchema, PromotionSchema
 from .keys import KEY_TYPES
 
@@ -56,22 +56,15 @@ class CustomerAdditionalOptionSchema(Schema):
                metadata={"description": "The text stored for an additional option of type text"})
 
 
-@one_of("type", {"text": "text", "money": "value"})
-class CustomerSectionValueSchema(Schema):
+class CustomerSectionValueSchema(OneOfSchema):
     """CustomerSectionValueText (`type` text, with `text`) or CustomerSectionValueMoney (`type` money, with `value`)."""
+
+    one_of_layout = ("type", {"text": "text", "money": "value"})
 
     type = Str(required=True, validate=validate.OneOf(SECTION_VALUE_TYPES))
     title = Str(required=True, metadata={"description": "Title of the field."})
     text = Str(metadata={"description": "Text value (type text)."})
     value = Money(metadata={"description": "The money value to display for the field (type money)."})
-
-    @validates_schema
-    def _value_matches_type(self, data, **kwargs):
-        wanted, other = ("text", "value") if data.get("type") == "text" else ("value", "text")
-        if data.get(wanted) is None:
-            raise ValidationError(f"Required for a section value of type {data.get('type')}.", wanted)
-        if other in data:
-            raise ValidationError(f"Not allowed for a section value of type {data.get('type')}.", other)
 
 
 class CustomerSectionSchema(Schema):

@@ -49,9 +49,6 @@ FROM inbound_events
 GROUP BY event_type, status, reason
 ORDER BY event_type, status, reason NULLS FIRST
 
--- name: customer_by_id
-SELECT customer_id FROM customers WHERE customer_id = %(customer_id)s AND erased_at IS NULL
-
 -- name: customer_by_member_number
 SELECT customer_id FROM customers WHERE member_number = %(member_number)s AND erased_at IS NULL
 
@@ -84,7 +81,6 @@ SET consumed_order_id = %(order_id)s, consumed_at = COALESCE(consumed_at, now())
     date_redeemed = COALESCE(date_redeemed, now())
 WHERE promotion_id = ANY(%(ids)s::text[]) AND customer_id = %(customer_id)s
   AND (consumed_order_id IS NULL OR consumed_order_id = %(order_id)s)
-RETURNING promotion_id
 
 -- name: consume_bonus_checks
 UPDATE bonus_checks
@@ -92,7 +88,6 @@ SET consumed_order_id = %(order_id)s, consumed_at = COALESCE(consumed_at, now())
     date_redeemed = COALESCE(date_redeemed, now())
 WHERE bonus_check_id = ANY(%(ids)s::text[]) AND customer_id = %(customer_id)s
   AND (consumed_order_id IS NULL OR consumed_order_id = %(order_id)s)
-RETURNING bonus_check_id
 
 -- name: sync_cursor
 SELECT next_order_id FROM order_sync_state WHERE account_id = %(account_id)s

@@ -22,10 +22,12 @@ from psycopg import Connection
 
 from ..loyalty import store as loyalty_store
 from ..transactions import service as transactions
+from ..transactions import store as transactions_store
 from ..transactions.schemas import TransactionSchema
 from . import mapping, store
 
 log = logging.getLogger(__name__)
+TRANSACTION = TransactionSchema()  # what the POS will be shown must pass the contract's own schema
 
 QUEUE = "sitoo-events"
 TASK = "process_sitoo_event"
@@ -84,13 +86,15 @@ def resolve_customer(conn: Connection, order: dict) -> tuple[uuid.UUID | None, s
     for kind, value in refs:
         if kind == "customer_id":
             try:
-                row = store.customer_by_id(conn, uuid.UUID(value))
+                customer_id = uuid.UUID(value)
             except ValueError:
                 continue
+            if transactions_store.customer_exists(conn, customer_id):
+                return customer_id, None
         else:
             row = store.customer_by_member_number(conn, value)
-        if row:
-            return row["customer_id"], None
+            if row:
+                return row["customer_id"], None
     originals = mapping.original_order_ids(order)
     if originals:
         row = store.customer_of_orders(conn, originals)
@@ -113,7 +117,7 @@ def apply_order(conn: Connection, order: dict) -> Outcome:
             outcome = Outcome("skipped", reason)
         else:
             try:  # what the POS will be shown passes the contract's own schema
-                found = TransactionSchema().load(mapping.transaction(order))
+                found = TRANSACTION.load(mapping.transaction(order))
             except (mapping.UnreadableOrder, ValidationError):
                 outcome = Outcome("skipped", "unreadable_order")
             else:

@@ -44,10 +44,6 @@ def event_counts(conn: Connection) -> list[dict]:
     return conn.execute(Q.event_counts).fetchall()
 
 
-def customer_by_id(conn: Connection, customer_id) -> dict | None:
-    return conn.execute(Q.customer_by_id, {"customer_id": customer_id}).fetchone()
-
-
 def customer_by_member_number(conn: Connection, member_number: str) -> dict | None:
     return conn.execute(Q.customer_by_member_number, {"member_number": member_number}).fetchone()
 
@@ -61,10 +57,10 @@ def set_consumed(conn: Connection, customer_id, order_id: int, bonus_check_ids: 
     """Make exactly these items (of this customer) the ones the order consumed."""
     conn.execute(Q.release_bonus_checks, {"order_id": order_id, "keep": bonus_check_ids})
     conn.execute(Q.release_promotions, {"order_id": order_id, "keep": promotion_ids})
-    if customer_id is not None and bonus_check_ids:
+    if bonus_check_ids:
         conn.execute(Q.consume_bonus_checks, {"order_id": order_id, "customer_id": customer_id,
                                               "ids": bonus_check_ids})
-    if customer_id is not None and promotion_ids:
+    if promotion_ids:
         conn.execute(Q.consume_promotions, {"order_id": order_id, "customer_id": customer_id,
                                             "ids": promotion_ids})
 

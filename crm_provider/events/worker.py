@@ -84,7 +84,7 @@ class Ingestion:
             # never a response body, nor a database message that could quote a value.
             text = str(error) if isinstance(error, SitooError) else type(error).__name__
             failure = AttemptFailed(text, retry_after=getattr(error, "retry_after", None))
-            final = self.backoff.delay(attempts + 1, failure) is None
+            final = attempts + 1 >= self.backoff.max_attempts
             with self.pool.connection() as conn:
                 store.record_failure(conn, event_id, text, final)
             log.warning("event %s: attempt %d failed (%s)%s", event_id, attempts + 1, text,

@@ -34,7 +34,7 @@ ON CONFLICT (promotion_id) DO UPDATE SET
 WHERE promotions.customer_id = excluded.customer_id
   AND promotions.date_redeemed IS NULL AND promotions.consumed_at IS NULL
 RETURNING promotion_id, name, description, promotion_type, value_money::text AS value_money, value_int,
-          value_string, valid_from, valid_to, date_redeemed
+          value_string, valid_from, valid_to
 
 -- name: grant_bonus_check
 INSERT INTO bonus_checks (bonus_check_id, customer_id, name, description, cart_amount, valid_from, valid_to)
@@ -45,15 +45,13 @@ ON CONFLICT (bonus_check_id) DO UPDATE SET
     valid_from = excluded.valid_from, valid_to = excluded.valid_to
 WHERE bonus_checks.customer_id = excluded.customer_id
   AND bonus_checks.date_redeemed IS NULL AND bonus_checks.consumed_at IS NULL
-RETURNING bonus_check_id, name, description, cart_amount::text AS cart_amount, valid_from, valid_to, date_redeemed
+RETURNING bonus_check_id, name, description, cart_amount::text AS cart_amount, valid_from, valid_to
 
 -- name: promotion_holder
-SELECT customer_id, date_redeemed IS NOT NULL OR consumed_at IS NOT NULL AS used
-FROM promotions WHERE promotion_id = %(item_id)s
+SELECT customer_id FROM promotions WHERE promotion_id = %(item_id)s
 
 -- name: bonus_check_holder
-SELECT customer_id, date_redeemed IS NOT NULL OR consumed_at IS NOT NULL AS used
-FROM bonus_checks WHERE bonus_check_id = %(item_id)s
+SELECT customer_id FROM bonus_checks WHERE bonus_check_id = %(item_id)s
 
 -- name: delete_promotion
 -- Only while unused: a redeemed item stays until its redeem is undone, a consumed one for good.

@@ -5,12 +5,11 @@ from __future__ import annotations
 from flask.views import MethodView
 
 from .. import audit
-from ..admin.routes import ADMIN_ERRORS
-from ..api import SPI_ERRORS, Blueprint
+from ..api import ADMIN_ERRORS, SPI_ERRORS, Blueprint
 from ..customers.service import customer_uuid
 from ..db import request_conn
 from . import service
-from .schemas import GrantedBonusCheckSchema, GrantedPromotionSchema, RedeemSchema
+from .schemas import ITEM_ID_MAX_LENGTH, GrantedBonusCheckSchema, GrantedPromotionSchema, RedeemSchema
 
 blp = Blueprint("loyalty", __name__, scope="spi", description="Redeem bonus checks and promotions, and undo a redeem.")
 admin_blp = Blueprint("loyalty_admin", __name__, scope="admin", url_prefix="/admin",
@@ -84,7 +83,7 @@ class Promotion(MethodView):
         Only an unused one: a redeemed promotion stays while its redeem can be undone (400).
         """
         cid = customer_uuid(customer_id)
-        audit.note(customer_id=cid, promotion_id=promotion_id[:128])
+        audit.note(customer_id=cid, promotion_id=promotion_id[:ITEM_ID_MAX_LENGTH])
         service.withdraw(request_conn(), "promotion", cid, promotion_id)
 
 
@@ -116,5 +115,5 @@ class BonusCheck(MethodView):
         Only an unused one: a redeemed bonus check stays while its redeem can be undone (400).
         """
         cid = customer_uuid(customer_id)
-        audit.note(customer_id=cid, bonus_check_id=bonus_check_id[:128])
+        audit.note(customer_id=cid, bonus_check_id=bonus_check_id[:ITEM_ID_MAX_LENGTH])
         service.withdraw(request_conn(), "bonus_check", cid, bonus_check_id)

@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from ..fields import MONEY_PATTERN, Bool, Int, Money, Schema, Str, one_of
+from ..fields import NUMERIC_12_2_LIMIT, Bool, Int, Money, OneOfSchema, Schema, Str
 
 PROMOTION_TYPES = ("cart_amount", "cart_percent", "manual", "offer")
 # The value field each promotion type carries (manual carries none).
@@ -19,27 +19,18 @@ PROMOTION_VALUE = {"cart_amount": "value_money", "cart_percent": "value_int", "o
 ITEM_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$"
 ITEM_ID_MAX_LENGTH = 128
 MAX_REDEEM_ITEMS = 100
-AMOUNT_LIMIT = Decimal("10000000000")
 REDEEM_ID_PATTERN = r"^[0-9A-F]{32}$"
 
 
-@one_of("type", PROMOTION_VALUE)
-class PromotionTypeSchema(Schema):
+class PromotionTypeSchema(OneOfSchema):
     """One of PromotionCartAmount, PromotionCartPercent, PromotionManual, PromotionOffer, told apart by `type`."""
+
+    one_of_layout = ("type", PROMOTION_VALUE)
 
     type = Str(required=True, validate=validate.OneOf(PROMOTION_TYPES))
     value_money = Money(metadata={"description": "Cart amount to discount (cart_amount)."})
     value_int = Int(validate=validate.Range(1, 100), metadata={"description": "Percent to discount (cart_percent)."})
     value_string = Str(metadata={"description": "Voucher password that can enable campaigns in Sitoo (offer)."})
-
-    @validates_schema
-    def _value_matches_type(self, data, **kwargs):
-        wanted = PROMOTION_VALUE.get(data.get("type"))
-        for name in PROMOTION_VALUE.values():
-            if name == wanted and data.get(name) is None:
-                raise ValidationError(f"Required for promotion type {data['type']}.", name)
-            if name != wanted and name in data:
-                raise ValidationError(f"Not allowed for promotion type {data.get('type')}.", name)
 
 
 class PromotionSchema(Schema):
@@ -88,14 +79,15 @@ def _amount_fits(value: str) -> None:
         amount = Decimal(value)
     except InvalidOperation:
         return  # the pattern reports it
-    if not 0 < amount < AMOUNT_LIMIT:
-        raise ValidationError(f"Must be greater than 0.00 and less than {AMOUNT_LIMIT}.")
+    if not 0 < amount < NUMERIC_12_2_LIMIT:
+        raise ValidationError(f"Must be greater than 0.00 and less than {NUMERIC_12_2_LIMIT}.")
 
 
 def Amount(**kwargs) -> Str:
     """Money that a customer is given: positive, and small enough for numeric(12,2)."""
-    return Str(validate=[validate.Regexp(MONEY_PATTERN, error="Must be money: a string like 123.00."), _amount_fits],
-               metadata={"example": "100.00", **kwargs.pop("metadata", {})}, **kwargs)
+    field = Money(metadata={"example": "100.00", **kwargs.pop("metadata", {})}, **kwargs)
+    field.validators.append(_amount_fits)
+    return field
 
 
 def ItemId(**kwargs) -> Str:

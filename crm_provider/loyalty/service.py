@@ -15,7 +15,6 @@ Error texts name items by id and say why; ids are not personal data.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from psycopg import Connection
 
@@ -32,14 +31,10 @@ def _lock_customer(conn: Connection, customer_id: uuid.UUID) -> None:
         raise NotFound("Customer not found")
 
 
-def _unix(moment: datetime | None) -> int | None:
-    return int(moment.timestamp()) if moment else None
-
-
 # --- the back office ------------------------------------------------------------------------------------------
 
 def _granted(kind: str, row: dict) -> dict:
-    item = {**row, "redeemed": row["date_redeemed"] is not None, "date_redeemed": _unix(row["date_redeemed"])}
+    item = {**row, "redeemed": False}  # a grant is never of a redeemed item (the grant queries refuse those)
     if kind == "promotion":  # absent values are dropped when dumped
         item["promotion_type"] = {"type": row["promotion_type"], **{
             name: row[name] for name in ("value_money", "value_int", "value_string")}}

@@ -5,8 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 
 from .. import audit
-from ..admin.routes import ADMIN_ERRORS
-from ..api import SPI_ERRORS, Blueprint
+from ..api import ADMIN_ERRORS, SPI_ERRORS, Blueprint
 from ..customers.service import customer_uuid
 from ..db import request_conn
 from . import service

@@ -13,14 +13,14 @@ from decimal import Decimal
 
 from marshmallow import ValidationError, fields, validate
 
-from ..fields import DecimalQuantity, Int, Money, Schema, Str
+from ..fields import NUMERIC_12_2_LIMIT, DecimalQuantity, Int, Money, Schema, Str
 
-MAX_AMOUNT = Decimal("1e10")  # numeric(12,2)
+DEFAULT_LIMIT, MAX_LIMIT = 100, 1000  # transactions in a history answer: the newest 100 unless asked
 MAX_UNIX_SECONDS = 253402300799  # 9999-12-31T23:59:59Z
 
 
 def _fits_numeric_12_2(value: str) -> None:
-    if abs(Decimal(value)) >= MAX_AMOUNT:
+    if abs(Decimal(value)) >= NUMERIC_12_2_LIMIT:
         raise ValidationError("Must be below 10000000000.00.")
 
 
@@ -100,5 +100,5 @@ class TransactionSchema(Schema):
 
 
 class TransactionQuerySchema(Schema):
-    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000),
+    limit = fields.Integer(load_default=DEFAULT_LIMIT, validate=validate.Range(1, MAX_LIMIT),
                            metadata={"description": "How many transactions, newest first (default 100)."})

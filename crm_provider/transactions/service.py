@@ -16,7 +16,6 @@ from psycopg import Connection
 from ..errors import BadRequest, NotFound
 from . import store
 
-DEFAULT_LIMIT = 100  # the newest 100 transactions, unless the caller asks for up to 1000
 MAX_TOTAL = Decimal("1e12")  # transactions.total is numeric(14,2)
 
 
@@ -40,7 +39,7 @@ def total(transaction: dict) -> Decimal:
     return amount
 
 
-def transactions(conn: Connection, customer_id: uuid.UUID, limit: int = DEFAULT_LIMIT) -> list[dict]:
+def transactions(conn: Connection, customer_id: uuid.UUID, limit: int) -> list[dict]:
     """The customer's transactions, newest first."""
     if not store.customer_exists(conn, customer_id):
         raise NotFound("Customer not found")
