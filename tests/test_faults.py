@@ -126,6 +126,17 @@ def test_postgres_stopped_and_started_under_a_running_server(server, postgres, p
     assert call(server, "GET", "/readyz").status_code == 200
 
 
+def test_a_restart_shorter_than_a_second_costs_no_request(server, postgres, pg):
+    """Pooled connections used a moment before the restart are dead too: the pool must find them out
+    (the server wrote to their sockets as it went down) instead of lending them to the next requests."""
+    for _ in range(8):
+        assert search(server).status_code == 200
+    pg.close()
+    postgres.stop()
+    postgres.start()
+    assert [search(server).status_code for _ in range(8)] == [200] * 8
+
+
 def test_a_redeem_whose_connection_is_killed_mid_transaction_leaves_nothing(server, pg):
     # The request pauses inside its transaction, after it stored the redeem and marked the promotion.
     pg.execute("""
