@@ -186,7 +186,7 @@ def main(argv=None) -> int:
     url = postgres.get_uri()
     migrate.upgrade(url)
     with db.connect(url) as conn:
-        customer_id = str(customers.create(conn, {"member_number": "bench-1"}, "SE")["customer_id"])
+        customer_id = str(customers.create(conn, {"member_number": "bench-1"}, "SE")[0])
     sitoo = FakeSitoo()
     port = free_port()
     server = start(["serve"], {"DATABASE_URL": url, "PORT": str(port), "LOG_LEVEL": "WARNING",

@@ -18,13 +18,22 @@ import json
 
 import flask_smorest
 import marshmallow as ma
-from flask import send_from_directory
+from flask import Response, current_app, send_from_directory
 from marshmallow import fields as ma_fields
 from swagger_ui_bundle import swagger_ui_path
 from webargs.flaskparser import FlaskParser
 
 from . import errors
 from .fields import ErrorSchema, variants
+
+def json_text(body: str, status: int = 200) -> Response:
+    """A response whose JSON body is already text (PostgreSQL built it): sent as it is, not parsed again."""
+    return current_app.response_class(body, status=status, mimetype="application/json")
+
+
+def json_list(items: list[str]) -> Response:
+    return json_text(f"[{','.join(items)}]")
+
 
 # The contract's text for each status code it lists.
 STATUS_TEXT = {

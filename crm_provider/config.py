@@ -32,7 +32,7 @@ DEFAULT_RATE_LIMIT = "6000/minute"
 
 
 def _rate_limit(spec: str) -> str | None:
-    """A flask-limiter limit string per credential (`6000/minute`, `100/second;5000/hour`), or `off`."""
+    """A `limits` limit string per credential (`6000/minute`, `100/second;5000/hour`), or `off`."""
     spec = spec.strip()
     return None if spec.lower() in ("", "off", "none", "0") else spec
 

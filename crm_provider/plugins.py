@@ -3,7 +3,7 @@
 - A **lookup provider** answers `GET /lookup_customers` from a database outside the CRM
   (`CRM_LOOKUP_PROVIDER`, one provider; none configured: the route answers 501).
 - A **sections provider** adds sections to every customer the SPI returns, after the stored back-office
-  sections (`CRM_SECTIONS_PROVIDERS`, comma-separated, shown in that order).
+  sections (`CRM_SECTIONS_PROVIDERS`, comma-separated, shown in that order; SQL providers' first).
 
 A provider is named in configuration by a built-in name (`BUILTIN`), by the name of an entry point in the
 group `crm_provider.plugins` (so an installed package can offer one), or by a dotted path
@@ -62,7 +62,17 @@ class SectionsProvider(Protocol):
         ...
 
 
-def resolve(name: str, interface: type) -> Any:
+@runtime_checkable
+class SqlSectionsProvider(Protocol):
+    """A sections provider that is a query: PostgreSQL builds its sections inside the customer's own read
+    (customers/store.py), so it costs no round trip and no Python. `sections_sql` is a scalar subquery over
+    the customer's row, `w` (`w.customer_id`), giving a JSON array of CustomerSection objects, or NULL for
+    none. Its sections come before those of the other providers."""
+
+    sections_sql: str
+
+
+def resolve(name: str, interface: type | tuple[type, ...]) -> Any:
     """The provider `name` stands for, checked against `interface`."""
     target = BUILTIN.get(name)
     found = None
@@ -80,7 +90,8 @@ def resolve(name: str, interface: type) -> Any:
     if inspect.isclass(found):
         found = found()
     if not isinstance(found, interface):
-        raise TypeError(f"provider {name!r} does not implement {interface.__name__}")
+        names = " or ".join(kind.__name__ for kind in (interface if isinstance(interface, tuple) else (interface,)))
+        raise TypeError(f"provider {name!r} does not implement {names}")
     return found
 
 
@@ -90,13 +101,16 @@ class Plugins:
 
     lookup: LookupProvider | None = None
     sections: tuple[SectionsProvider, ...] = ()
+    sections_sql: tuple[str, ...] = ()  # of the SqlSectionsProviders
     settings: Settings | None = None
 
 
 def init_app(app: Flask, settings: Settings) -> None:
+    providers = [resolve(name, (SqlSectionsProvider, SectionsProvider)) for name in settings.sections_providers]
     app.extensions["crm_plugins"] = Plugins(
         lookup=resolve(settings.lookup_provider, LookupProvider) if settings.lookup_provider else None,
-        sections=tuple(resolve(name, SectionsProvider) for name in settings.sections_providers),
+        sections=tuple(p for p in providers if not isinstance(p, SqlSectionsProvider)),
+        sections_sql=tuple(p.sections_sql for p in providers if isinstance(p, SqlSectionsProvider)),
         settings=settings,
     )
 

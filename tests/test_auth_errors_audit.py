@@ -7,6 +7,9 @@ import psycopg
 import pytest
 
 from conftest import ADMIN_PASSWORD, ADMIN_USER, DEMO_CUSTOMER_ID, SPI_PASSWORD, SPI_USER, basic
+from crm_provider import errors
+
+ORIGINAL_EXECUTE = psycopg.Connection.execute
 
 SEARCH = "/customers?key_type=member_number&key=10012"
 
@@ -77,6 +80,37 @@ def test_each_spi_request_writes_one_audit_row_with_decoded_headers(spi, demo_da
     assert row["credential"] == SPI_USER and row["authenticated"] is True
     assert (row["store_id"], row["staff_id"], row["register_id"]) == ("Störe 1", "anna@store", "Kassa 2")
     assert row["at"].utcoffset().total_seconds() == 0
+
+
+def test_a_read_writes_its_one_row_in_its_own_statement(app, spi, demo_data, conn, monkeypatch):
+    statements = []
+    monkeypatch.setattr(psycopg.Connection, "execute", lambda self, query, *args, **kwargs: (
+        statements.append(query), ORIGINAL_EXECUTE(self, query, *args, **kwargs))[1])
+    answers = {
+        "req-found": spi.get(SEARCH, headers={"X-Request-ID": "req-found"}),
+        "req-none": spi.get("/customers?key_type=member_number&key=404404", headers={"X-Request-ID": "req-none"}),
+        "req-404": spi.get(f"/customers/{uuid.uuid4()}", headers={"X-Request-ID": "req-404"}),
+    }
+    assert [a.status_code for a in answers.values()] == [200, 200, 404]
+    reads = [q for q in statements if "customer_wire" in q or "audit_log" in q]
+    assert len(reads) == 3 and all("INSERT INTO audit_log" in q for q in reads), "one statement: read and row"
+    expected = {"req-found": (DEMO_CUSTOMER_ID, 200), "req-none": (None, 200), "req-404": (None, 404)}
+    for request_id, (customer_id, status) in expected.items():
+        [row] = audit_rows(conn, request_id=request_id)
+        assert row["http_status"] == status and row["credential"] == SPI_USER and row["operation"].startswith("GET ")
+        assert row["customer_id"] == customer_id or request_id == "req-404"
+
+
+def test_a_read_whose_answer_changes_after_it_gets_a_row_with_the_final_status(app, spi, demo_data, conn,
+                                                                               monkeypatch):
+    from crm_provider.customers import service
+
+    def unavailable(conn, row):
+        raise errors.GatewayTimeout("Sections service too slow")
+
+    monkeypatch.setattr(service, "to_wire", unavailable)
+    assert spi.get(SEARCH, headers={"X-Request-ID": "req-late"}).status_code == 504
+    assert [row["http_status"] for row in audit_rows(conn, request_id="req-late")] == [200, 504]
 
 
 def test_raw_utf8_and_undecodable_headers_are_stored_safely(spi, demo_data, conn):

@@ -79,7 +79,7 @@ def test_settings_default_to_the_purchases_section_and_no_lookup():
 
 def test_names_resolve_to_builtins_dotted_paths_and_classes_are_instantiated():
     assert isinstance(plugins.resolve("registry", plugins.LookupProvider), RegistryProvider)
-    assert isinstance(plugins.resolve("purchases", plugins.SectionsProvider), PurchasesSections)
+    assert isinstance(plugins.resolve("purchases", plugins.SqlSectionsProvider), PurchasesSections)
     assert isinstance(plugins.resolve("test_plugins:StaticSections", plugins.SectionsProvider), StaticSections)
     assert isinstance(plugins.resolve("test_plugins.StaticSections", plugins.SectionsProvider), StaticSections)
     assert plugins.resolve("test_plugins:HTTP_LOOKUP", plugins.LookupProvider) is HTTP_LOOKUP

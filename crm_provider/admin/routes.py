@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from flask import jsonify
 from flask.views import MethodView
 
 from .. import audit
-from ..api import ADMIN_ERRORS, Blueprint
+from ..api import ADMIN_ERRORS, Blueprint, json_text
 from ..catalog import service as catalog
 from ..catalog.schemas import AdditionalOptionsSectionSchema, ConsentSchema
 from ..customers import service as customers
@@ -59,7 +58,7 @@ class CustomerBackOffice(MethodView):
         """
         cid = customers.customer_uuid(customer_id)
         audit.note(customer_id=cid)
-        return jsonify(customers.set_back_office(request_conn(), cid, data))  # already the wire document
+        return json_text(customers.set_back_office(request_conn(), cid, data))  # already the wire document
 
 
 @blp.route("/audit")

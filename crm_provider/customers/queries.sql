@@ -2,23 +2,23 @@
 -- Customer JSON document (with its consents, option values, promotions and bonus checks), in one statement.
 
 -- name: get
-SELECT document FROM customer_wire WHERE customer_id = %(customer_id)s AND erased_at IS NULL
+SELECT customer_id, document FROM customer_wire WHERE customer_id = %(customer_id)s AND erased_at IS NULL
 
 -- name: find_by_member_number
-SELECT document FROM customer_wire WHERE member_number = %(key)s AND erased_at IS NULL
+SELECT customer_id, document FROM customer_wire WHERE member_number = %(key)s AND erased_at IS NULL
 
 -- name: find_by_email
-SELECT document FROM customer_wire WHERE email_norm = %(key)s AND erased_at IS NULL
+SELECT customer_id, document FROM customer_wire WHERE email_norm = %(key)s AND erased_at IS NULL
 
 -- name: find_by_mobile
-SELECT document FROM customer_wire WHERE mobile = %(key)s AND erased_at IS NULL
+SELECT customer_id, document FROM customer_wire WHERE mobile = %(key)s AND erased_at IS NULL
 
 -- name: find_by_personal_id
-SELECT document FROM customer_wire WHERE personal_id_norm = %(key)s AND erased_at IS NULL
+SELECT customer_id, document FROM customer_wire WHERE personal_id_norm = %(key)s AND erased_at IS NULL
 
 -- name: find_by_company_id
 -- Company ids are not unique (a company may have several contacts): the one most recently updated.
-SELECT document FROM customer_wire WHERE company_id_norm = %(key)s AND erased_at IS NULL
+SELECT customer_id, document FROM customer_wire WHERE company_id_norm = %(key)s AND erased_at IS NULL
 ORDER BY updated_at DESC LIMIT 1
 
 -- name: lock

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from flask import current_app, jsonify
+from flask import current_app
 from flask.views import MethodView
 
 from .. import audit
-from ..api import SPI_ERRORS, Blueprint
+from ..api import SPI_ERRORS, Blueprint, json_list, json_text
 from ..db import request_conn
 from . import service
 from .schemas import CustomerSchema, SearchArgsSchema
 
 blp = Blueprint("customers", __name__, scope="spi", description="Find, add and edit customers.")
 
-# The customer documents come from PostgreSQL already in the contract's shape (customers/service.to_wire,
-# held to CustomerSchema by tests/test_customer_wire.py): they are sent as they are, not dumped again
-# through the schema, which documents them.
+# The customer documents come from PostgreSQL already in the contract's shape and already JSON (store.py,
+# held to CustomerSchema by tests/test_customer_wire.py): they are sent as they are, not loaded and dumped
+# again through the schema, which documents them.
 
 
 def _region() -> str:
@@ -34,10 +34,7 @@ class Customers(MethodView):
         Find a customer in the CRM database by one of the search key types. The answer is always a list:
         one customer, or empty.
         """
-        found = service.search(request_conn(), args["key_type"], args["key"], _region())
-        if len(found) == 1:
-            audit.note(customer_id=found[0]["customer_id"])
-        return jsonify(found)
+        return json_list(service.search(request_conn(), args["key_type"], args["key"], _region()))
 
     @blp.arguments(CustomerSchema)
     @blp.response(201, CustomerSchema, description="Customer added OK.")
@@ -48,9 +45,9 @@ class Customers(MethodView):
         Read-only fields in the body are ignored. The CRM creates `customer_id`, and a `member_number`
         when none is given.
         """
-        customer = service.create(request_conn(), data, _region())
-        audit.note(customer_id=customer["customer_id"])
-        return jsonify(customer), 201
+        customer_id, customer = service.create(request_conn(), data, _region())
+        audit.note(customer_id=customer_id)
+        return json_text(customer, 201)
 
 
 @blp.route("/customers/<customer_id>")
@@ -61,7 +58,7 @@ class Customer(MethodView):
         """Get Customer"""
         cid = service.customer_uuid(customer_id)
         audit.note(customer_id=cid)
-        return jsonify(service.get(request_conn(), cid))
+        return json_text(service.get(request_conn(), cid))
 
     @blp.arguments(CustomerSchema)
     @blp.response(200, CustomerSchema, description="Customer updated OK.")
@@ -74,4 +71,4 @@ class Customer(MethodView):
         """
         cid = service.customer_uuid(customer_id)
         audit.note(customer_id=cid)
-        return jsonify(service.update(request_conn(), cid, data, _region()))
+        return json_text(service.update(request_conn(), cid, data, _region()))

@@ -6,6 +6,7 @@ transaction makes each operation all-or-nothing (for HTTP requests: the request'
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from psycopg import Connection
@@ -50,32 +51,48 @@ def _normalised(profile: dict, region: str) -> dict:
     return row
 
 
-def to_wire(conn: Connection, row: dict) -> dict:
-    """A `customer_wire` row as the contract's Customer: the document PostgreSQL built, with what the
-    configured sections providers add after the stored back-office sections (plugins.py)."""
-    customer = row["document"]
-    extra = plugins.extra_sections(conn, customer)
-    if extra:
-        customer["sections"] = customer["sections"] + extra
-    return customer
+def to_wire(conn: Connection, row: dict) -> str:
+    """A customer read (store.find, store.get) as the contract's Customer, in JSON: the document PostgreSQL
+    built, with the sections providers' sections after its own (plugins.py).
+
+    The document's last member is its `sections` array (migration 0005), so the SQL providers' sections,
+    JSON text too, are inserted into it as text: nothing is parsed. Other providers need the customer as
+    an object: then the document is parsed and serialised again.
+    """
+    document: str = row["document"]
+    extra = [sections[1:-1] for sections in row["extra_sections"] if sections]  # each a JSON array
+    providers = plugins.active().sections
+    if not providers and not extra:
+        return document
+    if not providers and document.endswith("]}"):
+        head = document[:-2]
+        return f"{head}{'' if head.endswith('[') else ','}{','.join(extra)}]}}"
+    customer = json.loads(document)
+    customer["sections"] += [section for sections in extra for section in json.loads(f"[{sections}]")]
+    customer["sections"] += plugins.extra_sections(conn, customer)
+    return json.dumps(customer, ensure_ascii=False)
 
 
-def search(conn: Connection, key_type: str, key: str, region: str) -> list[dict]:
+def search(conn: Connection, key_type: str, key: str, region: str) -> list[str]:
+    """The customers found, in JSON (one, or none)."""
     value = keys.for_search(key_type, key, region)
     if value is None:
         return []
-    return [to_wire(conn, doc) for doc in store.find(conn, key_type, value)]
+    return [to_wire(conn, row) for row in store.find(conn, key_type, value, plugins.active().sections_sql)]
 
 
-def get(conn: Connection, customer_id: uuid.UUID) -> dict:
-    doc = store.get(conn, customer_id)
-    if doc is None:
+def get(conn: Connection, customer_id: uuid.UUID) -> str:
+    """The customer, in JSON."""
+    row = store.get(conn, customer_id, plugins.active().sections_sql)
+    if row is None:
         raise NotFound("Customer not found")
-    return to_wire(conn, doc)
+    return to_wire(conn, row)
 
 
-def create(conn: Connection, data: dict, region: str, customer_id: uuid.UUID | None = None) -> dict:
-    """A new customer. `customer_id` is for imports that keep the ids of another system; the POS never sets it."""
+def create(conn: Connection, data: dict, region: str,
+           customer_id: uuid.UUID | None = None) -> tuple[uuid.UUID, str]:
+    """A new customer: its id, and it in JSON. `customer_id` is for imports that keep the ids of another
+    system; the POS never sets it."""
     catalog.check_choices(conn, data.get("consents", []), data.get("additional_options", []), creating=True)
     row = _normalised({field: data.get(field) for field in PROFILE_FIELDS}, region)
     row["store_id_home"] = data.get("store_id_home")
@@ -85,10 +102,10 @@ def create(conn: Connection, data: dict, region: str, customer_id: uuid.UUID | N
     customer_id = store.insert(conn, row)
     store.set_consents(conn, customer_id, data.get("consents") or [])
     store.set_option_values(conn, customer_id, data.get("additional_options") or [])
-    return get(conn, customer_id)
+    return customer_id, get(conn, customer_id)
 
 
-def update(conn: Connection, customer_id: uuid.UUID, data: dict, region: str) -> dict:
+def update(conn: Connection, customer_id: uuid.UUID, data: dict, region: str) -> str:
     """A field absent from the request keeps its stored value; a field given replaces it (null clears it)."""
     current = store.lock(conn, customer_id)
     if current is None:
@@ -105,7 +122,7 @@ def update(conn: Connection, customer_id: uuid.UUID, data: dict, region: str) ->
     return get(conn, customer_id)
 
 
-def set_back_office(conn: Connection, customer_id: uuid.UUID, data: dict) -> dict:
+def set_back_office(conn: Connection, customer_id: uuid.UUID, data: dict) -> str:
     """Status, voucher passwords, sections and home store: set by the retailer, never by the POS."""
     current = store.lock(conn, customer_id)
     if current is None:

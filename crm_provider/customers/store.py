@@ -1,11 +1,18 @@
-"""Customer storage: thin functions over the named queries in queries.sql. No transactions here."""
+"""Customer storage: thin functions over the named queries in queries.sql. No transactions here.
+
+Reads return each customer's JSON document as text, as PostgreSQL built it (the `customer_wire` view), with
+the sections of the SQL sections providers (plugins.SqlSectionsProvider) from the same statement, and go
+through audit.read, which writes a GET's audit row in that statement too: one round trip per read.
+"""
 
 from __future__ import annotations
+
+import functools
 
 from psycopg import Connection, errors
 from psycopg.types.json import Jsonb
 
-from .. import sql
+from .. import audit, sql
 from ..errors import BadRequest
 
 Q = sql.load(__file__)
@@ -44,12 +51,22 @@ def _write(conn: Connection, query: str, params: dict):
         raise Duplicate(field) from None
 
 
-def find(conn: Connection, key_type: str, key: str) -> list[dict]:
-    return conn.execute(_FIND[key_type], {"key": key}).fetchall()
+@functools.cache
+def _documents(query: str, sections_sql: tuple[str, ...]) -> str:
+    """`query` (customer_wire rows) as customer_id, the document's text, and `extra_sections`: each SQL
+    provider's JSON array of sections as text, NULL for none."""
+    extra = ", ".join(f"(\n{provider}\n)::text" for provider in sections_sql)
+    return (f"SELECT w.customer_id, w.document::text AS document, ARRAY[{extra}]::text[] AS extra_sections "
+            f"FROM (\n{query}\n) w")
 
 
-def get(conn: Connection, customer_id) -> dict | None:
-    return conn.execute(Q.get, {"customer_id": customer_id}).fetchone()
+def find(conn: Connection, key_type: str, key: str, sections_sql: tuple[str, ...] = ()) -> list[dict]:
+    return audit.read(conn, _documents(_FIND[key_type], sections_sql), {"key": key})
+
+
+def get(conn: Connection, customer_id, sections_sql: tuple[str, ...] = ()) -> dict | None:
+    rows = audit.read(conn, _documents(Q.get, sections_sql), {"customer_id": customer_id}, status_if_none=404)
+    return rows[0] if rows else None
 
 
 def lock(conn: Connection, customer_id) -> dict | None:

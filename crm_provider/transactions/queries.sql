@@ -32,11 +32,17 @@ RETURNING extract(epoch FROM date_created)::bigint AS date_created, receipt_id, 
 -- name: delete_by_order_id
 DELETE FROM transactions WHERE order_id = %(order_id)s
 
--- name: totals_by_currency
--- The Purchases section: one row per currency, the currency of the latest purchase first. Reads only this
--- customer's rows, found through transactions_customer_idx.
-SELECT currency_code, count(*) AS transactions, sum(total)::text AS total
-FROM transactions
-WHERE customer_id = %(customer_id)s
-GROUP BY currency_code
-ORDER BY max(date_created) DESC, currency_code
+-- name: purchases_sections
+-- The built-in sections provider `purchases` (service.PurchasesSections), a plugins.SqlSectionsProvider: an
+-- expression over the customer's read (`w.customer_id`, customers/store.py). A "Purchases" section with the
+-- number of transactions and one money total per currency (the currency of the latest purchase first); NULL,
+-- no section, for a customer without transactions. Reads only this customer's rows (transactions_customer_idx).
+SELECT json_build_array(json_build_object(
+           'title', 'Purchases',
+           'values', array_to_json(
+               json_build_object('type', 'text', 'title', 'Transactions', 'text', sum(t.transactions)::text)
+               || array_agg(json_build_object('type', 'money', 'title', 'Total ' || t.currency_code, 'value', t.total)
+                            ORDER BY t.latest DESC, t.currency_code))))
+FROM (SELECT currency_code, count(*) AS transactions, sum(total)::text AS total, max(date_created) AS latest
+      FROM transactions WHERE customer_id = w.customer_id GROUP BY currency_code) t
+HAVING count(*) > 0

@@ -83,13 +83,8 @@ def remove_by_order_id(conn: Connection, order_id: int) -> bool:
 class PurchasesSections:
     """The built-in sections provider `purchases`: a "Purchases" section with the number of transactions
     and their total. Totals are never added across currencies: a customer who bought in several has one
-    money value per currency, the currency of the latest purchase first. No transactions, no section."""
+    money value per currency, the currency of the latest purchase first. No transactions, no section.
 
-    def sections(self, conn: Connection, customer: dict, **kwargs) -> list[dict]:
-        rows = store.totals_by_currency(conn, customer["customer_id"])
-        if not rows:
-            return []
-        count = sum(row["transactions"] for row in rows)
-        values = [{"type": "text", "title": "Transactions", "text": str(count)}]
-        values += [{"type": "money", "title": f"Total {row['currency_code']}", "value": row["total"]} for row in rows]
-        return [{"title": "Purchases", "values": values}]
+    An SQL provider (plugins.SqlSectionsProvider): PostgreSQL builds the section in the customer's own read."""
+
+    sections_sql = store.Q.purchases_sections

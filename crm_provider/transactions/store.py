@@ -27,5 +27,3 @@ def delete_by_order_id(conn: Connection, order_id: int) -> bool:
     return conn.execute(Q.delete_by_order_id, {"order_id": order_id}).rowcount > 0
 
 
-def totals_by_currency(conn: Connection, customer_id) -> list[dict]:
-    return conn.execute(Q.totals_by_currency, {"customer_id": customer_id}).fetchall()
