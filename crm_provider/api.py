@@ -149,8 +149,12 @@ class Blueprint(flask_smorest.Blueprint):
         texts = {**STATUS_TEXT, **(texts or {})}
 
         def decorator(view):
+            documented = view
             for status in statuses:
-                view = self.alt_response(status, schema=ErrorSchema, description=texts[status])(view)
+                documented = self.alt_response(status, schema=ErrorSchema, description=texts[status])(documented)
+            # Only the documentation is kept: each alt_response would also wrap the view in a layer of its own
+            # that every request passes through (nine for an SPI route).
+            view._apidoc = documented._apidoc
             return view
 
         return decorator

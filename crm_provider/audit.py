@@ -41,6 +41,8 @@ def decode_header(raw: str | None) -> str | None:
     """
     if raw is None:
         return None
+    if raw.isascii() and "%" not in raw and "\x00" not in raw:  # most headers: nothing to decode
+        return raw[:_MAX_HEADER_CHARS]
     try:
         raw = raw.encode("latin-1").decode("utf-8")
     except (UnicodeEncodeError, UnicodeDecodeError):
@@ -108,17 +110,23 @@ def read(conn: psycopg.Connection, query: str, params: dict, *, status_if_none: 
 
 
 def finish_request(response: Response) -> Response:
+    """The end of the unit of work, in one round trip: the audit row, with the request's changes (COMMIT) or
+    after them (ROLLBACK). The row's values are bound client-side (psycopg's ClientCursor quoting), since
+    several statements go in one simple query."""
     response.headers["X-Request-ID"] = request_id()
     row = None if g.get("audit_status") == response.status_code else _row(response.status_code)
     if (row is None and g.get("db_conn") is None) or g.get("database_unavailable"):
         return response
     try:
-        conn = request_conn()
-        if response.status_code >= 400:
-            conn.rollback()
+        conn = request_conn(begin=False)
+        in_transaction = conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+        statements = ["ROLLBACK"] if in_transaction and response.status_code >= 400 else []
         if row is not None:
-            conn.execute(Q.insert_audit_row, row)
-        conn.commit()  # nothing to do after a read: its statements ran in autocommit
+            statements.append(psycopg.ClientCursor(conn).mogrify(Q.insert_audit_row, row))
+        if in_transaction and response.status_code < 400:
+            statements.append("COMMIT")
+        if statements:
+            conn.execute("; ".join(statements))
     except Exception as error:  # the commit is the acknowledgement: a success that did not commit is no success
         log.warning("request not committed: %s", type(error).__name__)
         try:

@@ -66,6 +66,7 @@ class Database:
         self._pool: ConnectionPool | None = None
         self._pid: int | None = None
         self._lock = threading.Lock()
+        self.next_stats_at = 0.0  # observability.py: when the pool's gauges are read next
 
     @property
     def pool(self) -> ConnectionPool:
@@ -150,13 +151,13 @@ READ_METHODS = frozenset({"GET", "HEAD"})
 BEGIN_DURABLE = "BEGIN; SET LOCAL synchronous_commit TO on"
 
 
-def request_conn() -> psycopg.Connection:
+def request_conn(*, begin: bool = True) -> psycopg.Connection:
     """The connection of the current request, taken from the pool on first use; in a transaction unless
-    the request only reads."""
+    the request only reads (or, with `begin=False`, only wants its audit row written)."""
     conn = g.get("db_conn")
     if conn is None:
         conn = g.db_conn = get_db().getconn()
-        if request.method not in READ_METHODS:
+        if begin and request.method not in READ_METHODS:
             conn.execute(BEGIN_DURABLE)
     return conn
 

@@ -13,6 +13,13 @@ import traceback
 
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
+# Records carry no caller, thread or process details: no format here uses them, and finding the caller is a
+# stack walk on every record (the logging HOWTO's "Optimization" section; 0.02 ms per request line).
+logging._srcfile = None
+logging.logThreads = False
+logging.logProcesses = False
+logging.logMultiprocessing = False
+
 
 def _traceback_without_values(exc_info) -> str:
     kind, _, tb = exc_info

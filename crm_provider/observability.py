@@ -19,6 +19,7 @@ from . import audit, metrics
 from .db import get_db
 
 log = logging.getLogger("crm_provider.request")
+POOL_SAMPLE_SECONDS = 0.5  # each process reads its pool's gauges this often, not on every request
 
 
 def _start() -> None:
@@ -26,11 +27,15 @@ def _start() -> None:
 
 
 def _finish(response: Response) -> Response:
+    now = time.perf_counter()
     started = g.get("started")
-    seconds = time.perf_counter() - started if started is not None else 0.0
+    seconds = now - started if started is not None else 0.0
     route = request.url_rule.rule if request.url_rule is not None else None
     metrics.observe_request(request.method, route, response.status_code, seconds)
-    metrics.observe_pool(get_db().stats())
+    database = get_db()
+    if now >= database.next_stats_at:
+        database.next_stats_at = now + POOL_SAMPLE_SECONDS
+        metrics.observe_pool(database.stats())
     log.info(
         "request",
         extra={

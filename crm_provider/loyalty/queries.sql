@@ -89,32 +89,41 @@ UNION ALL
 SELECT 'promotion', promotion_id FROM promotions
 WHERE promotion_id = ANY(%(promotions)s::text[]) AND customer_id <> %(customer_id)s
 
--- name: insert_redeem
--- The redeem and its items in one statement.
+-- name: redeem
+-- The redeem, its items, and the items marked redeemed (`redeemed` on the wire is `date_redeemed IS NOT
+-- NULL`), in one statement. The items are locked already (lock_bonus_checks, lock_promotions).
 WITH redeem AS (
     INSERT INTO redeems (redeem_id, customer_id) VALUES (%(redeem_id)s, %(customer_id)s) RETURNING redeem_id
-)
-INSERT INTO redeem_items (redeem_id, kind, item_id)
-SELECT redeem_id, 'bonus_check', unnest(%(bonus_checks)s::text[]) FROM redeem
-UNION ALL
-SELECT redeem_id, 'promotion', unnest(%(promotions)s::text[]) FROM redeem
-
--- name: set_redeemed
--- `redeemed` on the wire is `date_redeemed IS NOT NULL`: redeeming sets it, undoing clears it.
-WITH bonus AS (
-    UPDATE bonus_checks SET date_redeemed = CASE WHEN %(redeemed)s THEN now() END
+), items AS (
+    INSERT INTO redeem_items (redeem_id, kind, item_id)
+    SELECT redeem_id, 'bonus_check', unnest(%(bonus_checks)s::text[]) FROM redeem
+    UNION ALL
+    SELECT redeem_id, 'promotion', unnest(%(promotions)s::text[]) FROM redeem
+), bonus AS (
+    UPDATE bonus_checks SET date_redeemed = now()
     WHERE customer_id = %(customer_id)s AND bonus_check_id = ANY(%(bonus_checks)s::text[])
 )
-UPDATE promotions SET date_redeemed = CASE WHEN %(redeemed)s THEN now() END
+UPDATE promotions SET date_redeemed = now()
 WHERE customer_id = %(customer_id)s AND promotion_id = ANY(%(promotions)s::text[])
 
 -- name: lock_redeem
-SELECT redeem_id, undone_at FROM redeems
-WHERE redeem_id = %(redeem_id)s AND customer_id = %(customer_id)s
+-- The customer's redeem, locked, with its items.
+SELECT r.redeem_id, r.undone_at,
+       ARRAY(SELECT i.item_id FROM redeem_items i
+             WHERE i.redeem_id = r.redeem_id AND i.kind = 'bonus_check' ORDER BY i.item_id) AS bonus_checks,
+       ARRAY(SELECT i.item_id FROM redeem_items i
+             WHERE i.redeem_id = r.redeem_id AND i.kind = 'promotion' ORDER BY i.item_id) AS promotions
+FROM redeems r
+WHERE r.redeem_id = %(redeem_id)s AND r.customer_id = %(customer_id)s
 FOR UPDATE
 
--- name: redeem_items
-SELECT kind, item_id FROM redeem_items WHERE redeem_id = %(redeem_id)s ORDER BY kind, item_id
-
--- name: set_undone
-UPDATE redeems SET undone_at = now() WHERE redeem_id = %(redeem_id)s
+-- name: undo
+-- The redeem undone and its items given back, in one statement. The items are locked already.
+WITH undone AS (
+    UPDATE redeems SET undone_at = now() WHERE redeem_id = %(redeem_id)s
+), bonus AS (
+    UPDATE bonus_checks SET date_redeemed = NULL
+    WHERE customer_id = %(customer_id)s AND bonus_check_id = ANY(%(bonus_checks)s::text[])
+)
+UPDATE promotions SET date_redeemed = NULL
+WHERE customer_id = %(customer_id)s AND promotion_id = ANY(%(promotions)s::text[])

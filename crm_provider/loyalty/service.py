@@ -111,8 +111,7 @@ def redeem(conn: Connection, customer_id: uuid.UUID, bonus_checks: list[str], pr
     if reasons:
         _refuse("Can't redeem items", reasons)
     redeem_id = uuid.uuid4().hex.upper()
-    store.insert_redeem(conn, redeem_id, customer_id, item_ids)
-    store.set_redeemed(conn, customer_id, item_ids, redeemed=True)
+    store.redeem(conn, redeem_id, customer_id, item_ids)
     return _redeem_object(redeem_id, item_ids)
 
 
@@ -120,18 +119,17 @@ def undo(conn: Connection, customer_id: uuid.UUID, redeem_id: str) -> dict:
     """Give back every item of a redeem. Refused (409) when it was undone already or when a purchase has
     consumed one of its items since; then nothing changes."""
     _lock_customer(conn, customer_id)
-    redeem_row = store.lock_redeem(conn, customer_id, redeem_id.upper())
-    if redeem_row is None:
+    found = store.lock_redeem(conn, customer_id, redeem_id.upper())
+    if found is None:
         raise NotFound("Redeem not found")
+    redeem_row, item_ids = found
     redeem_id = redeem_row["redeem_id"]
     if redeem_row["undone_at"] is not None:
         raise Conflict("Can't undo redeem: it has been undone already")
-    item_ids = store.redeem_items(conn, redeem_id)
     locked = store.lock_items(conn, customer_id, item_ids)
     consumed = [f"{LABEL[kind]} {item_id} has been used by a purchase"
                 for (kind, item_id), row in locked.items() if row["consumed"]]
     if consumed:
         _refuse("Can't undo redeem", consumed)
-    store.set_redeemed(conn, customer_id, item_ids, redeemed=False)
-    store.set_undone(conn, redeem_id)
+    store.undo(conn, redeem_id, customer_id, item_ids)
     return _redeem_object(redeem_id, item_ids)

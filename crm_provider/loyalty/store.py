@@ -76,31 +76,25 @@ def lock_items(conn: Connection, customer_id, item_ids: dict[str, list[str]]) ->
 
 
 def held_by_others(conn: Connection, customer_id, item_ids: dict[str, list[str]]) -> set[tuple[str, str]]:
-    rows = conn.execute(Q.held_by_others, {"customer_id": customer_id, "bonus_checks": item_ids["bonus_check"],
-                                           "promotions": item_ids["promotion"]})
+    rows = conn.execute(Q.held_by_others, {"customer_id": customer_id, **_items(item_ids)})
     return {(row["kind"], row["item_id"]) for row in rows}
 
 
-def insert_redeem(conn: Connection, redeem_id: str, customer_id, item_ids: dict[str, list[str]]) -> None:
-    conn.execute(Q.insert_redeem, {"redeem_id": redeem_id, "customer_id": customer_id,
-                                   "bonus_checks": item_ids["bonus_check"], "promotions": item_ids["promotion"]})
+def _items(item_ids: dict[str, list[str]]) -> dict:
+    return {"bonus_checks": item_ids["bonus_check"], "promotions": item_ids["promotion"]}
 
 
-def set_redeemed(conn: Connection, customer_id, item_ids: dict[str, list[str]], redeemed: bool) -> None:
-    conn.execute(Q.set_redeemed, {"customer_id": customer_id, "redeemed": redeemed,
-                                  "bonus_checks": item_ids["bonus_check"], "promotions": item_ids["promotion"]})
+def redeem(conn: Connection, redeem_id: str, customer_id, item_ids: dict[str, list[str]]) -> None:
+    conn.execute(Q.redeem, {"redeem_id": redeem_id, "customer_id": customer_id, **_items(item_ids)})
 
 
-def lock_redeem(conn: Connection, customer_id, redeem_id: str) -> dict | None:
-    return conn.execute(Q.lock_redeem, {"customer_id": customer_id, "redeem_id": redeem_id}).fetchone()
+def lock_redeem(conn: Connection, customer_id, redeem_id: str) -> tuple[dict, dict[str, list[str]]] | None:
+    """The redeem, locked, and its items ({kind: [id, ...]})."""
+    row = conn.execute(Q.lock_redeem, {"customer_id": customer_id, "redeem_id": redeem_id}).fetchone()
+    if row is None:
+        return None
+    return row, {"bonus_check": row["bonus_checks"], "promotion": row["promotions"]}
 
 
-def redeem_items(conn: Connection, redeem_id: str) -> dict[str, list[str]]:
-    items: dict[str, list[str]] = {kind: [] for kind in KINDS}
-    for row in conn.execute(Q.redeem_items, {"redeem_id": redeem_id}):
-        items[row["kind"]].append(row["item_id"])
-    return items
-
-
-def set_undone(conn: Connection, redeem_id: str) -> None:
-    conn.execute(Q.set_undone, {"redeem_id": redeem_id})
+def undo(conn: Connection, redeem_id: str, customer_id, item_ids: dict[str, list[str]]) -> None:
+    conn.execute(Q.undo, {"redeem_id": redeem_id, "customer_id": customer_id, **_items(item_ids)})
