@@ -31,6 +31,13 @@ class StaticSections:
         return [{"title": "Static", "values": [{"type": "text", "title": "Id", "text": str(customer["customer_id"])}]}]
 
 
+class SqlMemberSince:
+    """An SQL sections provider of a fork's own: a section for every customer, built by PostgreSQL."""
+    sections_sql = ("SELECT json_build_array(json_build_object('title', 'Member', 'values', json_build_array("
+                    "json_build_object('type', 'text', 'title', 'Number', 'text', c.member_number)))) "
+                    "FROM customers c WHERE c.customer_id = w.customer_id")
+
+
 class NoMethod:
     pass
 
@@ -161,6 +168,20 @@ def test_sections_providers_add_to_every_spi_customer_response_in_order(make_app
         assert customer["sections"][-1] == static
     created = client.post("/customers", json=JANE, headers=spi.auth)
     assert created.status_code == 201 and [s["title"] for s in created.json["sections"]] == ["Static"]
+
+
+def test_sql_sections_providers_come_from_the_read_before_the_python_ones(make_app, spi, admin, demo_data):
+    client = make_app(sections_providers=("test_plugins:StaticSections", "purchases",
+                                          "test_plugins:SqlMemberSince")).test_client()
+    member = {"title": "Member", "values": [{"type": "text", "title": "Number", "text": "10012"}]}
+    customer = client.get(f"/customers/{DEMO_CUSTOMER_ID}", headers=spi.auth).json
+    assert [s["title"] for s in customer["sections"]] == ["Customer Info", "Purchases", "Member", "Static"]
+    assert customer["sections"][2] == member
+    only_sql = make_app(sections_providers=("test_plugins:SqlMemberSince",)).test_client()
+    found = only_sql.get("/customers?key_type=member_number&key=10012", headers=spi.auth).json
+    assert found[0]["sections"] == [*EXAMPLES["Get Customer"]["response"]["sections"], member]
+    created = only_sql.post("/customers", json=JANE, headers=spi.auth)
+    assert created.status_code == 201 and created.json["sections"][0]["title"] == "Member"  # none stored before it
 
 
 def test_no_provider_work_when_none_is_configured(app, spi, demo_data):
