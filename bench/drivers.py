@@ -43,6 +43,12 @@ class Result:
     sample: str = ""  # the first unexpected answer
     worker_rss_mb: list[float] = field(default_factory=list)  # after the measurement
     worker_restarts: int = 0  # workers replaced during it (gunicorn's max_requests)
+    # CPU microseconds per request during the measurement, of the server's processes, of PostgreSQL's (None
+    # when the database is not local), and of the driver: on a CPU-bound machine these, not requests/s,
+    # say where the time goes, and they drift less between runs.
+    cpu_us_server: float | None = None
+    cpu_us_postgres: float | None = None
+    cpu_us_driver: float | None = None
 
     @property
     def rps(self) -> float:

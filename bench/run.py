@@ -17,6 +17,7 @@ import base64
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -106,6 +107,7 @@ class Bench:
         self.authorization = "Basic " + base64.b64encode(f"{SPI_USER}:{SPI_PASSWORD}".encode()).decode()
         self.results: list[dict] = []
         self.seeding: dict[int, seed.Seeded] = {}
+        self.pgdata = work_dir / "postgres" / "pgdata" if not os.environ.get("DATABASE_URL") else None
 
     def measure(self, server, operation, keys_dir: Path, size: int, base: int = 0) -> None:
         rounds = len(self.args.connections) * (2 if self.args.warmup else 1)
@@ -117,7 +119,9 @@ class Bench:
                     self.driver.run(dataclasses.replace(run, seconds=self.args.warmup, base=base + CREATE_NUMBERS // 2,
                                              share=(rounds - 1 - i, rounds)))
                 before = server.workers()
+                cpu_before = self.cpu(server)
                 result = self.driver.run(run)
+                self.cpu_per_request(result, cpu_before, self.cpu(server))
             except (RuntimeError, OSError, subprocess.SubprocessError) as error:
                 before, result = {}, drivers.Result(operation.name, connections, self.driver.version,
                                                     sample=str(error)[:500])
@@ -129,6 +133,22 @@ class Bench:
             self.results.append({"size": size, **result.as_dict()})
             base += CREATE_NUMBERS // (4 * len(self.args.connections))
             print(f"  {operation.name:<22} {connections:>3} conn  {_status(result)}", flush=True)
+
+    def cpu(self, server) -> tuple:
+        """CPU seconds so far of the server, of PostgreSQL (when it is the embedded one) and of the driver
+        (this process and its children: wrk, or the Python driver's threads)."""
+        postmaster = servers.postmaster_pid(self.pgdata) if self.pgdata else None
+        me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return (server.cpu_seconds(), servers.process_tree_cpu(postmaster) if postmaster else None,
+                me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime)
+
+    @staticmethod
+    def cpu_per_request(result: drivers.Result, before: tuple, after: tuple) -> None:
+        if not result.requests:
+            return
+        server, postgres, driver = (None if a is None or b is None else (b - a) * 1e6 / result.requests
+                                    for a, b in zip(before, after))
+        result.cpu_us_server, result.cpu_us_postgres, result.cpu_us_driver = server, postgres, driver
 
     def size(self, size: int) -> None:
         keys_dir = self.work_dir / f"keys-{size}"
@@ -200,24 +220,26 @@ def render(meta: dict, results: list[dict]) -> str:
         "",
         "`× baseline` is requests/s divided by the bare Flask route's at the same connection count. "
         "`redeem + undo` counts each of its two requests. Worker RSS is read after each measurement; "
-        "\"restarted\" counts workers gunicorn replaced during it (max_requests).",
+        "\"restarted\" counts workers gunicorn replaced during it (max_requests). CPU µs/request: the server's "
+        "processes (gunicorn's arbiter and workers), PostgreSQL's (its postmaster and backends; \"-\" when the "
+        "database is not the bench's own) and the driver's, over the measurement, per request answered.",
     ]
     for size in meta["sizes"]:
         rows = [r for r in results if r["size"] == size]
         baseline = {r["connections"]: r["rps"] for r in rows if r["operation"] == BASELINE.name}
         lines += ["", f"## {size:,} customers", "",
                   "| operation | conns | req/s | × baseline | p50 ms | p99 ms | requests | non-2xx | other errors "
-                  "| worker RSS MB | |",
-                  "|---|--:|--:|--:|--:|--:|--:|--:|--:|---|---|"]
+                  "| CPU µs/request: server · PostgreSQL · driver | worker RSS MB | |",
+                  "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|---|"]
         for r in rows:
             if not r["available"]:
-                lines.append(f"| {r['operation']} | {r['connections']} | not available | | | | | | | | |")
+                lines.append(f"| {r['operation']} | {r['connections']} | not available | | | | | | | | | |")
                 continue
             ratio = r["rps"] / baseline[r["connections"]] if baseline.get(r["connections"]) else None
             lines.append(
                 f"| {r['operation']} | {r['connections']} | {r['rps']:.0f} | {_fmt(ratio)} | {_ms(r['p50_ms'])} "
                 f"| {_ms(r['p99_ms'])} | {r['requests']} | {r['non_2xx']} | {r['socket_errors'] + r['unexpected']} "
-                f"| {_rss(r)} | {'**ERRORS**' if r['flagged'] else ''} |")
+                f"| {_cpu(r)} | {_rss(r)} | {'**ERRORS**' if r['flagged'] else ''} |")
     flagged = [r for r in results if r["flagged"]]
     if flagged:
         lines += ["", "## Errors", ""]
@@ -226,6 +248,11 @@ def render(meta: dict, results: list[dict]) -> str:
                   f"`{r['sample'][:200]}`" for r in flagged]
     lines += scaling(meta, results) + targets(meta, results)
     return "\n".join(lines) + "\n"
+
+
+def _cpu(r: dict) -> str:
+    return " · ".join("-" if r.get(key) is None else f"{r[key]:.0f}"
+                      for key in ("cpu_us_server", "cpu_us_postgres", "cpu_us_driver"))
 
 
 def _rss(r: dict) -> str:

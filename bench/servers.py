@@ -75,6 +75,9 @@ class Server:
                 pass
         return rss
 
+    def cpu_seconds(self) -> float | None:
+        return process_tree_cpu(self.process.pid) if self.process else None
+
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
@@ -84,6 +87,32 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def process_tree_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) of a process, its live children, and the children it has reaped: a
+    gunicorn arbiter with its workers (even those max_requests replaced), a postmaster with its backends."""
+    try:
+        parent = psutil.Process(pid)
+        own = parent.cpu_times()
+        total = own.user + own.system + own.children_user + own.children_system
+        for child in parent.children():
+            try:
+                times = child.cpu_times()
+                total += times.user + times.system
+            except psutil.NoSuchProcess:
+                pass  # exited since: counted in children_* once reaped, or lost (the figure is a little low)
+        return total
+    except psutil.NoSuchProcess:
+        return None
+
+
+def postmaster_pid(pgdata: Path) -> int | None:
+    """The embedded server's postmaster (first line of postmaster.pid)."""
+    try:
+        return int((pgdata / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 # The production default (6000/minute per credential) would answer most of the load with 429. The limiter

@@ -107,6 +107,8 @@ def test_the_harness_measures_every_operation_end_to_end(database_url, tmp_path)
     for r in rows:
         assert not r["flagged"], r
         assert r["requests"] > 0 or not r["available"], r
+        if r["available"]:  # CPU per request of the server and the driver; not of a database it cannot see
+            assert r["cpu_us_server"] > 0 and r["cpu_us_driver"] > 0 and r["cpu_us_postgres"] is None, r
     report = output.read_text()
     assert f"## {SIZE:,} customers" in report and "| baseline (bare Flask) | 4 |" in report
 
