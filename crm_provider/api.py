@@ -26,6 +26,7 @@ from webargs.flaskparser import FlaskParser
 from . import errors
 from .fields import ErrorSchema, variants
 
+
 def json_text(body: str, status: int = 200) -> Response:
     """A response whose JSON body is already text (PostgreSQL built it): sent as it is, not parsed again."""
     return current_app.response_class(body, status=status, mimetype="application/json")

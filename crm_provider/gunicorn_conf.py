@@ -40,9 +40,9 @@ graceful_timeout = 20
 keepalive = 75
 # Recycle each worker now and then against slow leaks, with jitter so that workers do not restart together.
 # High because every worker that ever lived leaves its counter files in PROMETHEUS_MULTIPROC_DIR, and because
-# a restart costs a second of CPU (imports, a new pool): at 50,000 a worker under full load restarted every
-# half minute, which cost the benchmark a tenth of its throughput. At a busy store chain's 100 requests per
-# second per worker, this is a restart every three hours.
+# a restart costs about a second of CPU (imports, a new pool) and stalls the requests queued behind it: at
+# 50,000 a worker under the benchmark's full load was replaced about once a minute. At a busy store chain's
+# 100 requests per second per worker, this is a restart every three hours.
 max_requests = 1_000_000
 max_requests_jitter = 100_000
 # The heartbeat file in memory, not on a container's overlay filesystem, where a write can stall a worker.
