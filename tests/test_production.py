@@ -189,6 +189,20 @@ def test_rate_limit_is_per_credential_with_the_contract_error_and_retry_after(ma
     assert app.test_client().get("/healthz").status_code == 200
 
 
+def test_a_rate_limit_store_that_fails_lets_requests_through(make_app, monkeypatch, caplog):
+    from limits.strategies import FixedWindowRateLimiter
+
+    app = make_app(rate_limit="1/hour")
+    spi = Client(app, SPI_USER, SPI_PASSWORD)
+
+    def unreachable(self, *args, **kwargs):
+        raise ConnectionError("store down")
+
+    monkeypatch.setattr(FixedWindowRateLimiter, "hit", unreachable)
+    assert [spi.get("/consents").status_code for _ in range(3)] == [200, 200, 200]
+    assert "rate limit not checked: ConnectionError" in caplog.text
+
+
 def test_rate_limit_settings():
     assert Settings().rate_limit is None  # settings built in code (tests, embedding): no limit
     assert Settings.from_env({}).rate_limit == DEFAULT_RATE_LIMIT
