@@ -96,7 +96,8 @@ def read(conn: psycopg.Connection, query: str, params: dict, *, status_if_none: 
 
     The row records 200 when the read found rows and `status_if_none` when it did not (404 for a get by
     id); its customer is the one noted, else the one found. finish_request writes no second row when the
-    answer has that status. Anywhere else (a write, the CLI, a request already audited) a plain query.
+    answer has that status. What the route notes after the read (`note`) is not in the row: note first.
+    Anywhere else (a write, the CLI, a request already audited) a plain query.
     """
     if not has_request_context() or request.method not in READ_METHODS or g.get("audit_status") is not None:
         return conn.execute(query, params).fetchall()
@@ -126,7 +127,7 @@ def finish_request(response: Response) -> Response:
         if in_transaction and response.status_code < 400:
             statements.append("COMMIT")
         if statements:
-            conn.execute("; ".join(statements))
+            conn.execute(";\n".join(statements))  # a line each: a statement's trailing comment ends with it
     except Exception as error:  # the commit is the acknowledgement: a success that did not commit is no success
         log.warning("request not committed: %s", type(error).__name__)
         try:

@@ -67,7 +67,8 @@ class SqlSectionsProvider(Protocol):
     """A sections provider that is a query: PostgreSQL builds its sections inside the customer's own read
     (customers/store.py), so it costs no round trip and no Python. `sections_sql` is a scalar subquery over
     the customer's row, `w` (`w.customer_id`), giving a JSON array of CustomerSection objects, or NULL for
-    none. Its sections come before those of the other providers."""
+    none. It takes no parameters, and a literal `%` is written `%%` (the read it joins has parameters). Its
+    sections come before those of the other providers."""
 
     sections_sql: str
 

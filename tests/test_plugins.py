@@ -38,6 +38,11 @@ class SqlMemberSince:
                     "FROM customers c WHERE c.customer_id = w.customer_id")
 
 
+class SqlNothing:
+    """An SQL provider with nothing to show, as an empty array rather than NULL."""
+    sections_sql = "SELECT '[]'::json"
+
+
 class NoMethod:
     pass
 
@@ -182,6 +187,18 @@ def test_sql_sections_providers_come_from_the_read_before_the_python_ones(make_a
     assert found[0]["sections"] == [*EXAMPLES["Get Customer"]["response"]["sections"], member]
     created = only_sql.post("/customers", json=JANE, headers=spi.auth)
     assert created.status_code == 201 and created.json["sections"][0]["title"] == "Member"  # none stored before it
+
+
+@pytest.mark.parametrize("providers", [("test_plugins:SqlNothing",),
+                                       ("test_plugins:SqlNothing", "test_plugins:SqlMemberSince")])
+def test_an_sql_provider_with_an_empty_array_adds_nothing(make_app, spi, demo_data, providers):
+    client = make_app(sections_providers=providers).test_client()
+    stored = EXAMPLES["Get Customer"]["response"]["sections"]
+    for response in (client.get(f"/customers/{DEMO_CUSTOMER_ID}", headers=spi.auth),
+                     client.post("/customers", json=JANE, headers=spi.auth)):
+        sections = json.loads(response.get_data())["sections"]  # valid JSON, whatever the splice
+        assert [s["title"] for s in sections] == (
+            [s["title"] for s in stored] if response.status_code == 200 else []) + ["Member"] * (len(providers) - 1)
 
 
 def test_no_provider_work_when_none_is_configured(app, spi, demo_data):

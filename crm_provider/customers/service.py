@@ -60,7 +60,8 @@ def to_wire(conn: Connection, row: dict) -> str:
     an object: then the document is parsed and serialised again.
     """
     document: str = row["document"]
-    extra = [sections[1:-1] for sections in row["extra_sections"] if sections]  # each a JSON array
+    # Each SQL provider's JSON array, without its brackets; an empty array or NULL adds nothing.
+    extra = [inner for sections in row["extra_sections"] if sections and (inner := sections[1:-1].strip())]
     providers = plugins.active().sections
     if not providers and not extra:
         return document

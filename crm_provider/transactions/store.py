@@ -25,5 +25,3 @@ def upsert(conn: Connection, row: dict) -> dict:
 
 def delete_by_order_id(conn: Connection, order_id: int) -> bool:
     return conn.execute(Q.delete_by_order_id, {"order_id": order_id}).rowcount > 0
-
-
