@@ -106,6 +106,9 @@ def baseline_step(worker):
 
 
 BASELINE = Operation("baseline (bare Flask)", "baseline.lua", baseline_step)
+# On the baseline's server (baseline_app.py): the bare route plus a search's own statement, and nothing else.
+FLOOR = Operation("floor (bare Flask + SQL)", "search.lua", search("member_number"), keys="member_number",
+                  args=("member_number",))
 
 OPERATIONS = [
     *(Operation(f"search {key_type}", "search.lua", search(key_type), keys=key_type,

@@ -1,6 +1,7 @@
 """The benchmark: seed, serve, drive, report. `python -m bench --help`; docs/bench.md says how to read it.
 
-For each size: seed N customers (seed.py), measure the bare Flask baseline (baseline_app.py), then start
+For each size: seed N customers (seed.py), measure the bare Flask baseline and its floor with the database
+(baseline_app.py), then start
 the service exactly as production does (`python -m crm_provider serve`, gunicorn_conf.py) and measure
 every operation (operations.py) at each connection count. Every requests/s is also given as a ratio to
 the baseline's at the same connection count, because on shared machines absolute figures drift by a
@@ -31,7 +32,7 @@ import requests
 from crm_provider import db, gunicorn_conf, migrate
 
 from . import drivers, seed, servers
-from .operations import BASELINE, CREATE_NUMBERS, OPERATIONS, SEARCHES
+from .operations import BASELINE, CREATE_NUMBERS, FLOOR, OPERATIONS, SEARCHES
 
 ROOT = Path(__file__).resolve().parent.parent
 SPI_USER, SPI_PASSWORD = "bench", "bench-secret"
@@ -156,8 +157,9 @@ class Bench:
         seeded = self.seeding[size] = seed.seed(self.url, size, keys_dir, seed=self.args.seed)
         print(f"  seeded in {seeded.seconds:.1f} s: {seeded.rows}", flush=True)
 
-        with servers.baseline(self.work_dir / "baseline.log") as server:
+        with servers.baseline(self.url, self.work_dir / "baseline.log") as server:
             self.measure(server, BASELINE, keys_dir, size)
+            self.measure(server, FLOOR, keys_dir, size)
         spi_users = f"{SPI_USER}:{SPI_PASSWORD}"
         with servers.service(self.url, spi_users, ADMIN_USERS, self.work_dir / "service.log") as server:
             paths = requests.get(server.base_url + "/openapi.json", timeout=10).json().get("paths", {})
@@ -218,7 +220,9 @@ def render(meta: dict, results: list[dict]) -> str:
         "- seeding (COPY): " + "; ".join(f"{int(size):,} customers in {s['seconds']:.1f} s"
                                         for size, s in meta["seeding"].items()),
         "",
-        "`× baseline` is requests/s divided by the bare Flask route's at the same connection count. "
+        "`× baseline` is requests/s divided by the bare Flask route's at the same connection count. The floor "
+        "is that route plus the statement a search by member number runs, on the service's pool, and nothing "
+        "else (bench/baseline_app.py): the distance from it to a search is what the service's own layers cost. "
         "`redeem + undo` counts each of its two requests. Worker RSS is read after each measurement; "
         "\"restarted\" counts workers gunicorn replaced during it (max_requests). CPU µs/request: the server's "
         "processes (gunicorn's arbiter and workers), PostgreSQL's (its postmaster and backends; \"-\" when the "
@@ -305,6 +309,9 @@ def targets(meta: dict, results: list[dict]) -> list[str]:
     def row(text, value, ok):
         lines.append(f"| {text} | {value} | {'-' if ok is None else 'yes' if ok else '**no**'} |")
 
+    floor = _ratio(results, size, FLOOR.name, c)
+    if floor is not None:
+        row(f"the ceiling of any search here: {FLOOR.name} (no target)", _fmt(floor), None)
     for name in [*SEARCHES, "get"]:
         ratio, found = _ratio(results, size, name, c), _find(results, size, name, c)
         if found:
@@ -315,7 +322,8 @@ def targets(meta: dict, results: list[dict]) -> list[str]:
     ratio = _ratio(results, size, "redeem + undo", c)
     row(f"redeem + undo: ≥ {TARGET_REDEEM_RATIO} × baseline", _fmt(ratio),
         None if ratio is None else ratio >= TARGET_REDEEM_RATIO)
-    service_rss = [x for r in results if r["operation"] != BASELINE.name for x in r["worker_rss_mb"]]
+    service_rss = [x for r in results if r["operation"] not in (BASELINE.name, FLOOR.name)
+                   for x in r["worker_rss_mb"]]
     worst = max(service_rss, default=None)
     row(f"worker RSS ≤ {TARGET_RSS_MB:.0f} MB (largest seen)", "-" if worst is None else f"{worst:.0f} MB",
         None if worst is None else worst <= TARGET_RSS_MB)

@@ -1,5 +1,6 @@
 """The two servers the bench drives, both gunicorn with crm_provider/gunicorn_conf.py: the service
-(`python -m crm_provider serve`, its production command) and the bare Flask baseline."""
+(`python -m crm_provider serve`, its production command) and the bare Flask baseline with its floor
+(baseline_app.py)."""
 
 from __future__ import annotations
 
@@ -126,6 +127,6 @@ def service(database_url: str, spi_users: str, admin_users: str, log: Path) -> S
     return Server([sys.executable, "-m", "crm_provider", "serve"], env, "/openapi.json", log)
 
 
-def baseline(log: Path) -> Server:
+def baseline(database_url: str, log: Path) -> Server:
     command = [sys.executable, "-m", "gunicorn", "-c", "python:crm_provider.gunicorn_conf", "bench.baseline_app:app"]
-    return Server(command, {}, "/", log)
+    return Server(command, {"DATABASE_URL": database_url}, "/", log)

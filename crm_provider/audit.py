@@ -86,7 +86,8 @@ def _row(status: int) -> dict | None:
 
 
 @functools.cache
-def _audited(query: str) -> str:
+def audited_query(query: str) -> str:
+    """The statement `read` runs for `query`: the read and its audit row (audit.sql: audited_read)."""
     return Q.audited_read.replace("{read}", query)
 
 
@@ -105,7 +106,7 @@ def read(conn: psycopg.Connection, query: str, params: dict, *, status_if_none: 
     if row is None:
         return conn.execute(query, params).fetchall()
     audit = {f"audit_{column}": value for column, value in row.items()}
-    rows = conn.execute(_audited(query), {**params, **audit, "audit_status_if_none": status_if_none}).fetchall()
+    rows = conn.execute(audited_query(query), {**params, **audit, "audit_status_if_none": status_if_none}).fetchall()
     g.audit_status = 200 if rows else status_if_none
     return rows
 

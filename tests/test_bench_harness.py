@@ -23,7 +23,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # bench/ is a folder of the repository, not part of the installed package
 
 from bench import drivers, run, seed, servers  # noqa: E402
-from bench.operations import BASELINE, OPERATIONS  # noqa: E402
+from bench.operations import BASELINE, FLOOR, OPERATIONS  # noqa: E402
 
 SIZE = 2000
 
@@ -103,7 +103,7 @@ def test_the_harness_measures_every_operation_end_to_end(database_url, tmp_path)
         cwd=ROOT, env={**os.environ, "DATABASE_URL": database_url}, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     rows = json.loads(results.read_text())["results"]
-    assert {r["operation"] for r in rows} == {BASELINE.name, *(op.name for op in OPERATIONS)}
+    assert {r["operation"] for r in rows} == {BASELINE.name, FLOOR.name, *(op.name for op in OPERATIONS)}
     for r in rows:
         assert not r["flagged"], r
         assert r["requests"] > 0 or not r["available"], r

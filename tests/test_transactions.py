@@ -268,7 +268,7 @@ def test_the_history_reads_use_the_customer_index(conn):
     conn.execute("SET enable_seqscan = off")
     conn.execute("SET enable_sort = off")
     params = {"customer_id": uuid.uuid4(), "limit": 100}
-    purchases = customers._documents(customers.Q.get, (Q.purchases_sections,))  # a read with the section
+    purchases = customers.documents_query(customers.Q.get, (Q.purchases_sections,))  # a read with the section
     for query in (Q.list_for_customer, purchases):
         plan = json.dumps(conn.execute("EXPLAIN (FORMAT JSON) " + query, params).fetchone())
         assert "transactions_customer_idx" in plan

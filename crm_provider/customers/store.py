@@ -52,7 +52,7 @@ def _write(conn: Connection, query: str, params: dict):
 
 
 @functools.cache
-def _documents(query: str, sections_sql: tuple[str, ...]) -> str:
+def documents_query(query: str, sections_sql: tuple[str, ...]) -> str:
     """`query` (customer_wire rows) as customer_id, the document's text, and `extra_sections`: each SQL
     provider's JSON array of sections as text, NULL for none."""
     extra = ", ".join(f"(\n{provider}\n)::text" for provider in sections_sql)
@@ -61,11 +61,11 @@ def _documents(query: str, sections_sql: tuple[str, ...]) -> str:
 
 
 def find(conn: Connection, key_type: str, key: str, sections_sql: tuple[str, ...] = ()) -> list[dict]:
-    return audit.read(conn, _documents(_FIND[key_type], sections_sql), {"key": key})
+    return audit.read(conn, documents_query(_FIND[key_type], sections_sql), {"key": key})
 
 
 def get(conn: Connection, customer_id, sections_sql: tuple[str, ...] = ()) -> dict | None:
-    rows = audit.read(conn, _documents(Q.get, sections_sql), {"customer_id": customer_id}, status_if_none=404)
+    rows = audit.read(conn, documents_query(Q.get, sections_sql), {"customer_id": customer_id}, status_if_none=404)
     return rows[0] if rows else None
 
 
