@@ -86,15 +86,18 @@ def test_a_read_writes_its_one_row_in_its_own_statement(app, spi, demo_data, con
     statements = []
     monkeypatch.setattr(psycopg.Connection, "execute", lambda self, query, *args, **kwargs: (
         statements.append(query), ORIGINAL_EXECUTE(self, query, *args, **kwargs))[1])
+    nobody = str(uuid.uuid4())
     answers = {
         "req-found": spi.get(SEARCH, headers={"X-Request-ID": "req-found"}),
         "req-none": spi.get("/customers?key_type=member_number&key=404404", headers={"X-Request-ID": "req-none"}),
-        "req-404": spi.get(f"/customers/{uuid.uuid4()}", headers={"X-Request-ID": "req-404"}),
+        "req-404": spi.get(f"/customers/{nobody}", headers={"X-Request-ID": "req-404"}),
+        "req-history": spi.get(f"/customers/{DEMO_CUSTOMER_ID}/transactions", headers={"X-Request-ID": "req-history"}),
+        "req-history-404": spi.get(f"/customers/{nobody}/transactions", headers={"X-Request-ID": "req-history-404"}),
     }
-    assert [a.status_code for a in answers.values()] == [200, 200, 404]
-    reads = [q for q in statements if "customer_wire" in q or "audit_log" in q]
-    assert len(reads) == 3 and all("INSERT INTO audit_log" in q for q in reads), "one statement: read and row"
-    expected = {"req-found": (DEMO_CUSTOMER_ID, 200), "req-none": (None, 200), "req-404": (None, 404)}
+    assert [a.status_code for a in answers.values()] == [200, 200, 404, 200, 404]
+    assert len(statements) == 5 and all("INSERT INTO audit_log" in q for q in statements), "one statement: read and row"
+    expected = {"req-found": (DEMO_CUSTOMER_ID, 200), "req-none": (None, 200), "req-404": (None, 404),
+                "req-history": (DEMO_CUSTOMER_ID, 200), "req-history-404": (nobody, 404)}
     for request_id, (customer_id, status) in expected.items():
         [row] = audit_rows(conn, request_id=request_id)
         assert row["http_status"] == status and row["credential"] == SPI_USER and row["operation"].startswith("GET ")

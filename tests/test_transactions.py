@@ -98,6 +98,19 @@ def test_null_optional_fields_are_accepted_and_left_out(spi, admin):
     assert "note" not in stored["items"][0] and "discounts" not in stored["items"][0]
 
 
+def test_the_history_postgresql_builds_is_what_the_schema_dumps(spi, admin):
+    """The answer is built by PostgreSQL (queries.sql: history), not dumped by TransactionSchema: it must be
+    what the schema would send, with nothing more and nothing less."""
+    cid = new_customer(spi)
+    no_payments = {**EXAMPLE, "order_id": 3, "receipt_id": None, "payments": None,
+                   "items": [{**EXAMPLE["items"][0], "vat_value": 6.25, "discounts": []}]}
+    for transaction in (EXAMPLE, {**FULL, "order_id": 2}, no_payments):
+        assert post(admin, cid, transaction).status_code == 201
+    answer = history(spi, cid)
+    schema = TransactionSchema(many=True)
+    assert len(answer) == 3 and schema.dump(schema.load(answer)) == answer
+
+
 def test_unknown_customer_is_404(spi, admin):
     for cid in (str(uuid.uuid4()), "not-a-uuid"):
         for response in (spi.get(f"/customers/{cid}/transactions"), post(admin, cid, EXAMPLE)):
@@ -269,8 +282,8 @@ def test_the_history_reads_use_the_customer_index(conn):
     conn.execute("SET enable_sort = off")
     params = {"customer_id": uuid.uuid4(), "limit": 100}
     purchases = customers.documents_query(customers.Q.get, (Q.purchases_sections,))  # a read with the section
-    for query in (Q.list_for_customer, purchases):
+    for query in (Q.history, purchases):
         plan = json.dumps(conn.execute("EXPLAIN (FORMAT JSON) " + query, params).fetchone())
         assert "transactions_customer_idx" in plan
-    plan = json.dumps(conn.execute("EXPLAIN (FORMAT JSON) " + Q.list_for_customer, params).fetchone())
+    plan = json.dumps(conn.execute("EXPLAIN (FORMAT JSON) " + Q.history, params).fetchone())
     assert '"Sort"' not in plan

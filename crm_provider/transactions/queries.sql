@@ -4,15 +4,23 @@
 -- name: customer_exists
 SELECT 1 AS found FROM customers WHERE customer_id = %(customer_id)s AND erased_at IS NULL
 
--- name: list_for_customer
--- Newest first, read in the order of transactions_customer_idx: only `limit` rows are read, however many
--- the customer has. (`t.date_created` is the column; the bare name would sort by the output's epoch.)
-SELECT extract(epoch FROM t.date_created)::bigint AS date_created, receipt_id, order_id, order_external_id,
-       store_id, store_name, currency_code, roundoff::text AS roundoff, items, payments
-FROM transactions t
-WHERE t.customer_id = %(customer_id)s
-ORDER BY t.date_created DESC, t.transaction_id DESC
-LIMIT %(limit)s
+-- name: history
+-- The customer's purchase history as the contract's JSON array (text), newest first; no row when there is no
+-- such customer. Read in the order of transactions_customer_idx: only `limit` rows, however many the customer
+-- has. Absent optional fields are left out (jsonb_strip_nulls), as TransactionSchema dumps them; items and
+-- payments are stored in their wire shape. (`t.date_created` is the column; the bare name would sort by the
+-- output's epoch.)
+SELECT c.customer_id, COALESCE((
+    SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+               'date_created', extract(epoch FROM t.date_created)::bigint, 'receipt_id', t.receipt_id,
+               'order_id', t.order_id, 'order_external_id', t.order_external_id, 'store_id', t.store_id,
+               'store_name', t.store_name, 'currency_code', t.currency_code, 'roundoff', t.roundoff::text,
+               'items', t.items, 'payments', t.payments))
+           ORDER BY t.date_created DESC, t.transaction_id DESC)
+    FROM (SELECT * FROM transactions WHERE customer_id = c.customer_id
+          ORDER BY date_created DESC, transaction_id DESC LIMIT %(limit)s) t), '[]')::text AS document
+FROM customers c
+WHERE c.customer_id = %(customer_id)s AND c.erased_at IS NULL
 
 -- name: upsert
 -- One row per Sitoo order: an order posted again replaces the stored one, and moves to the customer it

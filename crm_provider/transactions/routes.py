@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 
 from .. import audit
-from ..api import ADMIN_ERRORS, SPI_ERRORS, Blueprint
+from ..api import ADMIN_ERRORS, SPI_ERRORS, Blueprint, json_text
 from ..customers.service import customer_uuid
 from ..db import request_conn
 from . import service
@@ -28,7 +28,7 @@ class Transactions(MethodView):
         """
         cid = customer_uuid(customer_id)
         audit.note(customer_id=cid)
-        return service.transactions(request_conn(), cid, args["limit"])
+        return json_text(service.transactions(request_conn(), cid, args["limit"]))
 
 
 @admin_blp.route("/customers/<customer_id>/transactions")

@@ -39,11 +39,12 @@ def total(transaction: dict) -> Decimal:
     return amount
 
 
-def transactions(conn: Connection, customer_id: uuid.UUID, limit: int) -> list[dict]:
-    """The customer's transactions, newest first."""
-    if not store.customer_exists(conn, customer_id):
+def transactions(conn: Connection, customer_id: uuid.UUID, limit: int) -> str:
+    """The customer's transactions, newest first, as the JSON text of the answer."""
+    history = store.history(conn, customer_id, limit)
+    if history is None:
         raise NotFound("Customer not found")
-    return store.list_for_customer(conn, customer_id, limit)
+    return history
 
 
 def store_transaction(conn: Connection, customer_id: uuid.UUID, transaction: dict) -> dict:

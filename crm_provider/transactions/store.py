@@ -5,7 +5,7 @@ from __future__ import annotations
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
-from .. import sql
+from .. import audit, sql
 
 Q = sql.load(__file__)
 
@@ -14,8 +14,10 @@ def customer_exists(conn: Connection, customer_id) -> bool:
     return conn.execute(Q.customer_exists, {"customer_id": customer_id}).fetchone() is not None
 
 
-def list_for_customer(conn: Connection, customer_id, limit: int) -> list[dict]:
-    return conn.execute(Q.list_for_customer, {"customer_id": customer_id, "limit": limit}).fetchall()
+def history(conn: Connection, customer_id, limit: int) -> str | None:
+    """The customer's transactions as JSON text, read with the request's audit row; None: no such customer."""
+    rows = audit.read(conn, Q.history, {"customer_id": customer_id, "limit": limit}, status_if_none=404)
+    return rows[0]["document"] if rows else None
 
 
 def upsert(conn: Connection, row: dict) -> dict:
