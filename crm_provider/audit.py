@@ -117,7 +117,9 @@ def finish_request(response: Response) -> Response:
     several statements go in one simple query."""
     response.headers["X-Request-ID"] = request_id()
     row = None if g.get("audit_status") == response.status_code else _row(response.status_code)
-    if (row is None and g.get("db_conn") is None) or g.get("database_unavailable"):
+    if row is None and (g.get("db_conn") is None or request.method in READ_METHODS):
+        return response  # nothing to write, and a read has no transaction to end
+    if g.get("database_unavailable"):
         return response
     try:
         conn = request_conn(begin=False)
