@@ -106,7 +106,7 @@ def baseline_step(worker):
 
 
 BASELINE = Operation("baseline (bare Flask)", "baseline.lua", baseline_step)
-# On the baseline's server (baseline_app.py): the bare route plus a search's own statement, and nothing else.
+# floor_app.py: the bare route plus a search's own statement, and nothing else.
 FLOOR = Operation("floor (bare Flask + SQL)", "search.lua", search("member_number"), keys="member_number",
                   args=("member_number",))
 

@@ -1,12 +1,12 @@
 """The benchmark: seed, serve, drive, report. `python -m bench --help`; docs/bench.md says how to read it.
 
-For each size: seed N customers (seed.py), measure the bare Flask baseline and its floor with the database
-(baseline_app.py), then start
-the service exactly as production does (`python -m crm_provider serve`, gunicorn_conf.py) and measure
-every operation (operations.py) at each connection count. Every requests/s is also given as a ratio to
-the baseline's at the same connection count, because on shared machines absolute figures drift by a
-quarter between runs while the ratio holds. With several sizes, the searches are compared between the
-smallest and the largest (the target: no key type more than 10% slower at 1,000,000 than at 100,000).
+For each size: seed N customers (seed.py), measure the bare Flask baseline (baseline_app.py) and the
+floor, the same plus a search's statement (floor_app.py), then start the service exactly as production
+does (`python -m crm_provider serve`, gunicorn_conf.py) and measure every operation (operations.py) at
+each connection count. Every requests/s is also given as a ratio to the baseline's at the same
+connection count, because on shared machines absolute figures drift by a quarter between runs while the
+ratio holds. With several sizes, the searches are compared between the smallest and the largest (the
+target: no key type more than 10% slower at 1,000,000 than at 100,000).
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ class Bench:
                 result.available = False  # every answer a 404: the route is not there
             self.results.append({"size": size, **result.as_dict()})
             base += CREATE_NUMBERS // (4 * len(self.args.connections))
-            print(f"  {operation.name:<22} {connections:>3} conn  {_status(result)}", flush=True)
+            print(f"  {operation.name:<24} {connections:>3} conn  {_status(result)}", flush=True)
 
     def cpu(self, server) -> tuple:
         """CPU seconds so far of the server, of PostgreSQL (when it is the embedded one) and of the driver
@@ -157,8 +157,9 @@ class Bench:
         seeded = self.seeding[size] = seed.seed(self.url, size, keys_dir, seed=self.args.seed)
         print(f"  seeded in {seeded.seconds:.1f} s: {seeded.rows}", flush=True)
 
-        with servers.baseline(self.url, self.work_dir / "baseline.log") as server:
+        with servers.baseline(self.work_dir / "baseline.log") as server:
             self.measure(server, BASELINE, keys_dir, size)
+        with servers.floor(self.url, self.work_dir / "floor.log") as server:
             self.measure(server, FLOOR, keys_dir, size)
         spi_users = f"{SPI_USER}:{SPI_PASSWORD}"
         with servers.service(self.url, spi_users, ADMIN_USERS, self.work_dir / "service.log") as server:
@@ -170,7 +171,7 @@ class Bench:
                     for connections in self.args.connections:
                         self.results.append({"size": size, **drivers.Result(
                             operation.name, connections, self.driver.version, available=False).as_dict()})
-                    print(f"  {operation.name:<22} not available (no such route)", flush=True)
+                    print(f"  {operation.name:<24} not available (no such route)", flush=True)
 
 
 def _status(result: drivers.Result) -> str:
@@ -222,7 +223,7 @@ def render(meta: dict, results: list[dict]) -> str:
         "",
         "`× baseline` is requests/s divided by the bare Flask route's at the same connection count. The floor "
         "is that route plus the statement a search by member number runs, on the service's pool, and nothing "
-        "else (bench/baseline_app.py): the distance from it to a search is what the service's own layers cost. "
+        "else (bench/floor_app.py): the distance from it to a search is what the service's own layers cost. "
         "`redeem + undo` counts each of its two requests. Worker RSS is read after each measurement; "
         "\"restarted\" counts workers gunicorn replaced during it (max_requests). CPU µs/request: the server's "
         "processes (gunicorn's arbiter and workers), PostgreSQL's (its postmaster and backends; \"-\" when the "

@@ -1,6 +1,6 @@
 """The two servers the bench drives, both gunicorn with crm_provider/gunicorn_conf.py: the service
-(`python -m crm_provider serve`, its production command) and the bare Flask baseline with its floor
-(baseline_app.py)."""
+(`python -m crm_provider serve`, its production command), the bare Flask baseline (baseline_app.py) and
+the floor (floor_app.py)."""
 
 from __future__ import annotations
 
@@ -127,6 +127,14 @@ def service(database_url: str, spi_users: str, admin_users: str, log: Path) -> S
     return Server([sys.executable, "-m", "crm_provider", "serve"], env, "/openapi.json", log)
 
 
-def baseline(database_url: str, log: Path) -> Server:
-    command = [sys.executable, "-m", "gunicorn", "-c", "python:crm_provider.gunicorn_conf", "bench.baseline_app:app"]
-    return Server(command, {"DATABASE_URL": database_url}, "/", log)
+def baseline(log: Path) -> Server:
+    return _bare("bench.baseline_app:app", {}, "/", log)
+
+
+def floor(database_url: str, log: Path) -> Server:
+    return _bare("bench.floor_app:app", {"DATABASE_URL": database_url}, "/", log)  # any answer, a 404 too
+
+
+def _bare(app: str, env: dict, ready_path: str, log: Path) -> Server:
+    command = [sys.executable, "-m", "gunicorn", "-c", "python:crm_provider.gunicorn_conf", app]
+    return Server(command, env, ready_path, log)

@@ -100,15 +100,17 @@ def test_null_optional_fields_are_accepted_and_left_out(spi, admin):
 
 def test_the_history_postgresql_builds_is_what_the_schema_dumps(spi, admin):
     """The answer is built by PostgreSQL (queries.sql: history), not dumped by TransactionSchema: it must be
-    what the schema would send, with nothing more and nothing less."""
+    what the schema sends for each stored transaction (the admin route's answer), to the JSON type of every
+    number, with nothing more and nothing less."""
     cid = new_customer(spi)
-    no_payments = {**EXAMPLE, "order_id": 3, "receipt_id": None, "payments": None,
+    no_payments = {**EXAMPLE, "order_id": 3, "date_created": 1700000300, "receipt_id": None, "payments": None,
                    "items": [{**EXAMPLE["items"][0], "vat_value": 6.25, "discounts": []}]}
-    for transaction in (EXAMPLE, {**FULL, "order_id": 2}, no_payments):
-        assert post(admin, cid, transaction).status_code == 201
+    stored = [post(admin, cid, transaction).json
+              for transaction in (EXAMPLE, {**FULL, "order_id": 2, "date_created": 1700000200}, no_payments)]
     answer = history(spi, cid)
+    assert json.dumps(answer, sort_keys=True) == json.dumps(stored[::-1], sort_keys=True)
     schema = TransactionSchema(many=True)
-    assert len(answer) == 3 and schema.dump(schema.load(answer)) == answer
+    assert schema.dump(schema.load(answer)) == answer
 
 
 def test_unknown_customer_is_404(spi, admin):

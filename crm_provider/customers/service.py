@@ -51,25 +51,34 @@ def _normalised(profile: dict, region: str) -> dict:
     return row
 
 
-def to_wire(conn: Connection, row: dict) -> str:
-    """A customer read (store.find, store.get) as the contract's Customer, in JSON: the document PostgreSQL
-    built, with the sections providers' sections after its own (plugins.py).
+def document_text(row: dict) -> str:
+    """A customer read (store.find, store.get) as JSON text: the document PostgreSQL built, with the SQL
+    sections providers' sections after its own.
 
-    The document's last member is its `sections` array (migration 0005), so the SQL providers' sections,
-    JSON text too, are inserted into it as text: nothing is parsed. Other providers need the customer as
-    an object: then the document is parsed and serialised again.
+    The document's last member is its `sections` array (migration 0005), so the providers' sections, JSON
+    text too, are inserted into it as text: nothing is parsed.
     """
     document: str = row["document"]
     # Each SQL provider's JSON array, without its brackets; an empty array or NULL adds nothing.
     extra = [inner for sections in row["extra_sections"] if sections and (inner := sections[1:-1].strip())]
-    providers = plugins.active().sections
-    if not providers and not extra:
+    if not extra:
         return document
-    if not providers and document.endswith("]}"):
+    if document.endswith("]}"):
         head = document[:-2]
         return f"{head}{'' if head.endswith('[') else ','}{','.join(extra)}]}}"
     customer = json.loads(document)
-    customer["sections"] += [section for sections in extra for section in json.loads(f"[{sections}]")]
+    customer["sections"] = customer.get("sections", []) + json.loads(f"[{','.join(extra)}]")
+    return json.dumps(customer, ensure_ascii=False)
+
+
+def to_wire(conn: Connection, row: dict) -> str:
+    """A customer read as the contract's Customer, in JSON, with every sections provider's sections
+    (plugins.py): the SQL providers' first (`document_text`), then the others', which need the customer
+    as an object: then the document is parsed and serialised again."""
+    document = document_text(row)
+    if not plugins.active().sections:
+        return document
+    customer = json.loads(document)
     customer["sections"] += plugins.extra_sections(conn, customer)
     return json.dumps(customer, ensure_ascii=False)
 
