@@ -312,7 +312,7 @@ def targets(meta: dict, results: list[dict]) -> list[str]:
 
     floor = _ratio(results, size, FLOOR.name, c)
     if floor is not None:
-        row(f"the ceiling of any search here: {FLOOR.name} (no target)", _fmt(floor), None)
+        row(f"{FLOOR.name}, for scale: the most this search can reach here (no target)", _fmt(floor), None)
     for name in [*SEARCHES, "get"]:
         ratio, found = _ratio(results, size, name, c), _find(results, size, name, c)
         if found:

@@ -1,4 +1,4 @@
-"""The two servers the bench drives, both gunicorn with crm_provider/gunicorn_conf.py: the service
+"""The servers the bench drives, all gunicorn with crm_provider/gunicorn_conf.py: the service
 (`python -m crm_provider serve`, its production command), the bare Flask baseline (baseline_app.py) and
 the floor (floor_app.py)."""
 
