@@ -55,20 +55,16 @@ def document_text(row: dict) -> str:
     """A customer read (store.find, store.get) as JSON text: the document PostgreSQL built, with the SQL
     sections providers' sections after its own.
 
-    The document's last member is its `sections` array (migration 0005), so the providers' sections, JSON
-    text too, are inserted into it as text: nothing is parsed.
+    The document always ends with its `sections` array (migration 0005: the last member, NOT NULL), so the
+    providers' sections, JSON text too, are inserted into it as text: nothing is parsed.
     """
     document: str = row["document"]
     # Each SQL provider's JSON array, without its brackets; an empty array or NULL adds nothing.
     extra = [inner for sections in row["extra_sections"] if sections and (inner := sections[1:-1].strip())]
     if not extra:
         return document
-    if document.endswith("]}"):
-        head = document[:-2]
-        return f"{head}{'' if head.endswith('[') else ','}{','.join(extra)}]}}"
-    customer = json.loads(document)
-    customer["sections"] = customer.get("sections", []) + json.loads(f"[{','.join(extra)}]")
-    return json.dumps(customer, ensure_ascii=False)
+    head = document[:-2]  # the document without the `]}` that closes its sections and itself
+    return f"{head}{'' if head.endswith('[') else ','}{','.join(extra)}]}}"
 
 
 def to_wire(conn: Connection, row: dict) -> str:
