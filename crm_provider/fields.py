@@ -3,6 +3,11 @@
 Strings refuse NUL characters (PostgreSQL cannot store them), integers and booleans are strict
 (`"10"` is not an integer, `1` is not a boolean), money and decimal quantities are strings matching the
 contract's patterns.
+
+Schemas take every field type from this module, never from `marshmallow.fields`: marshmallow's own `Str`,
+`Int` and `Bool` are lax (`"10"` loads as 10), so the strict ones here have names marshmallow does not use
+(`StrictStr`, `StrictInt`, `StrictBool`), and the container and date types the schemas need are re-exported.
+`tests/test_architecture.py` refuses a schema module that imports `marshmallow.fields`.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ class Schema(ma.Schema):
         return {key: value for key, value in data.items() if value is not None}
 
 
-class Str(fields.String):
+class StrictStr(fields.String):
     default_error_messages = {"nul": "Must not contain NUL characters."}
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -46,36 +51,62 @@ class Str(fields.String):
         return value
 
 
-class Int(fields.Integer):
+class StrictInt(fields.Integer):
     def __init__(self, **kwargs):
         super().__init__(strict=True, **kwargs)
 
 
-class Bool(fields.Boolean):
+class StrictBool(fields.Boolean):
     truthy = {True}
     falsy = {False}
 
 
-def Id(**kwargs) -> Str:
+# marshmallow's types the schemas use, taken from here so that `marshmallow.fields` is never imported there.
+List = fields.List
+Nested = fields.Nested
+Dict = fields.Dict
+Date = fields.Date
+DateTime = fields.DateTime
+AwareDateTime = fields.AwareDateTime
+Email = fields.Email
+UUID = fields.UUID
+
+
+class QueryInt(fields.Integer):
+    """An integer in a query string, where every value is text: `?limit=10` is 10. Never for a JSON body."""
+
+
+class JsonNumber(fields.Number):
+    """A JSON number kept as sent: an integer stays an integer (never a string, never a boolean)."""
+
+    num_type = float
+
+    def _format_num(self, value):
+        if not isinstance(value, (int, float)):
+            raise TypeError("not a number")
+        return value
+
+
+def Id(**kwargs) -> StrictStr:
     """The contract's option and enum id: 2-32 characters, letters, digits, `_` and `-`."""
-    return Str(validate=validate.Regexp(ID_PATTERN, error="Must match {regex}."), **kwargs)
+    return StrictStr(validate=validate.Regexp(ID_PATTERN, error="Must match {regex}."), **kwargs)
 
 
-def Money(**kwargs) -> Str:
+def Money(**kwargs) -> StrictStr:
     metadata = {"example": "123.00", **kwargs.pop("metadata", {})}
-    return Str(validate=validate.Regexp(MONEY_PATTERN, error="Must be money: a string like 123.00."),
+    return StrictStr(validate=validate.Regexp(MONEY_PATTERN, error="Must be money: a string like 123.00."),
                metadata=metadata, **kwargs)
 
 
-def DecimalQuantity(**kwargs) -> Str:
+def DecimalQuantity(**kwargs) -> StrictStr:
     metadata = {"example": "456.789", **kwargs.pop("metadata", {})}
-    return Str(validate=validate.Regexp(DECIMAL_QUANTITY_PATTERN, error="Must be a decimal like 456.789."),
+    return StrictStr(validate=validate.Regexp(DECIMAL_QUANTITY_PATTERN, error="Must be a decimal like 456.789."),
                metadata=metadata, **kwargs)
 
 
 class ErrorSchema(Schema):
-    errortext = Str(required=True, metadata={"description": "Text describing the error."})
-    statuscode = Int(required=True, metadata={"description": "A status code for the error."})
+    errortext = StrictStr(required=True, metadata={"description": "Text describing the error."})
+    statuscode = StrictInt(required=True, metadata={"description": "A status code for the error."})
 
 
 def _names(fields: str | tuple[str, ...]) -> tuple[str, ...]:

@@ -3,35 +3,35 @@
 
 from __future__ import annotations
 
-from marshmallow import ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, validate, validates_schema
 
-from ..fields import Bool, Id, Schema, Str
+from ..fields import Id, List, Nested, Schema, StrictBool, StrictStr
 
 OPTION_TYPES = ("enum-single", "enum-multi", "text")
 
 
 class ConsentSchema(Schema):
-    consent_id = Str(required=True, validate=validate.Length(min=1), metadata={"description": "ID of the consent."})
-    name = Str(required=True, metadata={"description": "Name displayed for the consent."})
-    description = Str(metadata={"description": "Description of the consent."})
-    value = Bool(required=True, metadata={
+    consent_id = StrictStr(required=True, validate=validate.Length(min=1), metadata={"description": "ID of the consent."})
+    name = StrictStr(required=True, metadata={"description": "Name displayed for the consent."})
+    description = StrictStr(metadata={"description": "Description of the consent."})
+    value = StrictBool(required=True, metadata={
         "description": "Value indicating if the default value when adding a new customer should be to accept "
                        "the consent or not."})
 
 
 class AdditionalOptionEnumValueSchema(Schema):
     id = Id(required=True, metadata={"description": "The ID of the enum option value"})
-    name = Str(required=True, validate=validate.Length(1, 64), metadata={"description": "The name of the enum option value"})
+    name = StrictStr(required=True, validate=validate.Length(1, 64), metadata={"description": "The name of the enum option value"})
 
 
 class AdditionalOptionSchema(Schema):
     id = Id(required=True, metadata={"description": "The ID of the option"})
-    name = Str(required=True, validate=validate.Length(1, 32), metadata={"description": "The name of the option"})
-    type = Str(required=True, validate=validate.OneOf(OPTION_TYPES), metadata={
+    name = StrictStr(required=True, validate=validate.Length(1, 32), metadata={"description": "The name of the option"})
+    type = StrictStr(required=True, validate=validate.OneOf(OPTION_TYPES), metadata={
         "description": "enum-single: select one value; enum-multi: select several values; text: a text field"})
-    required = Bool(metadata={"description": "Whether the option is required when adding or editing a customer",
+    required = StrictBool(metadata={"description": "Whether the option is required when adding or editing a customer",
                               "default": False})
-    enum_options = fields.List(fields.Nested(AdditionalOptionEnumValueSchema), metadata={
+    enum_options = List(Nested(AdditionalOptionEnumValueSchema), metadata={
         "description": "The possible values (options of type enum-single and enum-multi)"})
 
     @validates_schema
@@ -47,6 +47,6 @@ class AdditionalOptionSchema(Schema):
 
 
 class AdditionalOptionsSectionSchema(Schema):
-    name = Str(required=True, validate=validate.Length(1, 32), metadata={"description": "The name of the section"})
-    options = fields.List(fields.Nested(AdditionalOptionSchema), required=True,
+    name = StrictStr(required=True, validate=validate.Length(1, 32), metadata={"description": "The name of the section"})
+    options = List(Nested(AdditionalOptionSchema), required=True,
                           metadata={"description": "The additional options of the section"})

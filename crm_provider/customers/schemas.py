@@ -8,9 +8,9 @@ email, phone and mobile) in a request clears an optional field.
 
 from __future__ import annotations
 
-from marshmallow import fields, pre_load, validate
+from marshmallow import pre_load, validate
 
-from ..fields import Id, Money, OneOfSchema, Schema, Str
+from ..fields import Date, Email, Id, List, Money, Nested, OneOfSchema, Schema, StrictStr
 from ..loyalty.schemas import BonusCheckSchema, PromotionSchema
 from .keys import KEY_TYPES
 
@@ -24,13 +24,13 @@ KEY_MAX_LENGTH = 64
 EMAIL_MAX_LENGTH = 254
 
 
-def _optional(field_class=Str, **kwargs):
+def _optional(field_class=StrictStr, **kwargs):
     return field_class(allow_none=True, **kwargs)
 
 
 class AddressSchema(Schema):
     name = _optional(metadata={"description": "Name for the address. Usually the name of the recipient."})
-    address = Str(required=True, metadata={"description": "The address line 1."})
+    address = StrictStr(required=True, metadata={"description": "The address line 1."})
     address2 = _optional(metadata={"description": "The address line 2."})
     zip = _optional(metadata={"description": "Zip for the address."})
     city = _optional(metadata={"description": "City for the address."})
@@ -42,17 +42,17 @@ class AddressSchema(Schema):
 
 
 class CustomerStatusSchema(Schema):
-    color = Str(required=True, validate=validate.OneOf(STATUS_COLORS),
+    color = StrictStr(required=True, validate=validate.OneOf(STATUS_COLORS),
                 metadata={"description": "The color to display for the status field."})
-    text = Str(required=True, metadata={"description": "Status text for the customer."})
+    text = StrictStr(required=True, metadata={"description": "Status text for the customer."})
 
 
 class CustomerAdditionalOptionSchema(Schema):
     id = Id(required=True, metadata={"description": "The ID of the additional option that the value is for"})
-    enum_values = fields.List(
+    enum_values = List(
         Id(), metadata={"description": "IDs of the selected enum values (options of type enum-single and enum-multi)"}
     )
-    text = Str(validate=validate.Length(max=1024),
+    text = StrictStr(validate=validate.Length(max=1024),
                metadata={"description": "The text stored for an additional option of type text"})
 
 
@@ -61,26 +61,26 @@ class CustomerSectionValueSchema(OneOfSchema):
 
     one_of_layout = ("type", {"text": "text", "money": "value"})
 
-    type = Str(required=True, validate=validate.OneOf(SECTION_VALUE_TYPES))
-    title = Str(required=True, metadata={"description": "Title of the field."})
-    text = Str(metadata={"description": "Text value (type text)."})
+    type = StrictStr(required=True, validate=validate.OneOf(SECTION_VALUE_TYPES))
+    title = StrictStr(required=True, metadata={"description": "Title of the field."})
+    text = StrictStr(metadata={"description": "Text value (type text)."})
     value = Money(metadata={"description": "The money value to display for the field (type money)."})
 
 
 class CustomerSectionSchema(Schema):
-    title = Str(required=True, metadata={"description": "Title of the section"})
-    values = fields.List(fields.Nested(CustomerSectionValueSchema), required=True,
+    title = StrictStr(required=True, metadata={"description": "Title of the section"})
+    values = List(Nested(CustomerSectionValueSchema), required=True,
                          metadata={"description": "Fields that will be shown for this section."})
 
 
 class CustomerSchema(Schema):
-    customer_id = Str(dump_only=True, metadata={"description": "ID of the customer. Created by the CRM."})
+    customer_id = StrictStr(dump_only=True, metadata={"description": "ID of the customer. Created by the CRM."})
     member_number = _optional(
         validate=validate.Length(1, KEY_MAX_LENGTH),
         metadata={"description": "Member Number for the customer (shown on purchase receipts). "
                                  "Assigned by the CRM when a new customer has none."},
     )
-    email = _optional(fields.Email, validate=validate.Length(max=EMAIL_MAX_LENGTH),
+    email = _optional(Email, validate=validate.Length(max=EMAIL_MAX_LENGTH),
                       metadata={"description": "Email for the customer."})
     name_first = _optional(metadata={"description": "First Name of the customer."})
     name_last = _optional(metadata={"description": "Last Name of the customer."})
@@ -91,29 +91,29 @@ class CustomerSchema(Schema):
                            metadata={"description": "Company ID for the customer."})
     phone = _optional(metadata={"description": "Phone Number for the customer. (E.164 format)"})
     mobile = _optional(metadata={"description": "Mobile Phone number for the customer. (E.164 format)"})
-    invoice_address = _optional(fields.Nested, nested=AddressSchema, metadata={"description": "The invoice address."})
-    delivery_address = _optional(fields.Nested, nested=AddressSchema,
+    invoice_address = _optional(Nested, nested=AddressSchema, metadata={"description": "The invoice address."})
+    delivery_address = _optional(Nested, nested=AddressSchema,
                                  metadata={"description": "The delivery address."})
     gender = _optional(validate=validate.OneOf(GENDERS), metadata={"description": "The gender of the customer"})
-    birthday = _optional(fields.Date, metadata={"description": "Date of birth (YYYY-MM-DD), no time.",
+    birthday = _optional(Date, metadata={"description": "Date of birth (YYYY-MM-DD), no time.",
                                                 "example": "1975-08-04"})
-    accepts_communication = fields.List(
-        Str(validate=validate.OneOf(COMMUNICATION_TYPES)),
+    accepts_communication = List(
+        StrictStr(validate=validate.OneOf(COMMUNICATION_TYPES)),
         metadata={"description": "Accepted ways of communicating with customer."},
     )
-    consents = fields.List(Str(), metadata={"description": "IDs of the consents the customer has accepted"})
-    additional_options = fields.List(fields.Nested(CustomerAdditionalOptionSchema),
+    consents = List(StrictStr(), metadata={"description": "IDs of the consents the customer has accepted"})
+    additional_options = List(Nested(CustomerAdditionalOptionSchema),
                                      metadata={"description": "Additional option values for the customer"})
-    status = fields.Nested(CustomerStatusSchema, dump_only=True, metadata={"description": "Status for the customer"})
-    promotions = fields.List(fields.Nested(PromotionSchema), dump_only=True,
+    status = Nested(CustomerStatusSchema, dump_only=True, metadata={"description": "Status for the customer"})
+    promotions = List(Nested(PromotionSchema), dump_only=True,
                              metadata={"description": "Promotions for this customer."})
-    bonus_checks = fields.List(fields.Nested(BonusCheckSchema), dump_only=True,
+    bonus_checks = List(Nested(BonusCheckSchema), dump_only=True,
                                metadata={"description": "Bonus checks for this customer."})
-    voucher_passwords = fields.List(Str(), dump_only=True,
+    voucher_passwords = List(StrictStr(), dump_only=True,
                                     metadata={"description": "Passwords for unlocking vouchers for this customer."})
     store_id_home = _optional(metadata={"description": "ID for the home store of the customer. "
                                                        "Read only except for POST."})
-    sections = fields.List(fields.Nested(CustomerSectionSchema), dump_only=True,
+    sections = List(Nested(CustomerSectionSchema), dump_only=True,
                            metadata={"description": "Additional sections that the CRM can display for the customer."})
 
     @pre_load
@@ -126,7 +126,7 @@ class CustomerSchema(Schema):
 
 
 class SearchArgsSchema(Schema):
-    key = Str(required=True, metadata={"description": "Key to search for"})
-    key_type = Str(required=True, validate=validate.OneOf(KEY_TYPES),
+    key = StrictStr(required=True, metadata={"description": "Key to search for"})
+    key_type = StrictStr(required=True, validate=validate.OneOf(KEY_TYPES),
                    metadata={"description": "Type of field to search for (SearchKeyType)"})
 

@@ -7,29 +7,29 @@ without an integer `order_id` is malformed.
 
 from __future__ import annotations
 
-from marshmallow import ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, validate, validates_schema
 
-from ..fields import Int, Schema, Str
+from ..fields import Dict, Schema, StrictInt, StrictStr, UUID
 
 MAX_BATCH = 10
 
 
 class OrderEventDataSchema(Schema):
-    eshop_id = Int(allow_none=True)
-    order_id = Int(required=True)
-    warehouse_id = Int(allow_none=True)
-    order_event_type = Str(allow_none=True, validate=validate.Length(max=64))
-    order_state_changed = Str(allow_none=True, validate=validate.Length(max=64))
+    eshop_id = StrictInt(allow_none=True)
+    order_id = StrictInt(required=True)
+    warehouse_id = StrictInt(allow_none=True)
+    order_event_type = StrictStr(allow_none=True, validate=validate.Length(max=64))
+    order_state_changed = StrictStr(allow_none=True, validate=validate.Length(max=64))
 
 
 class EventSchema(Schema):
-    event_id = fields.UUID(required=True, metadata={"description": "Unique id of the event (UUID)."})
-    event_type = Str(required=True, validate=validate.Length(1, 64), metadata={
+    event_id = UUID(required=True, metadata={"description": "Unique id of the event (UUID)."})
+    event_type = StrictStr(required=True, validate=validate.Length(1, 64), metadata={
         "description": "`order`, `order-delivery`, `booking`, `shipment`, `shipment-v3`, "
                        "`warehouse-transaction`, `z-report`, `store-z-report`. Only `order` is processed."})
-    event_date = Int(required=True, metadata={"description": "Unix seconds."})
-    account_id = Int(required=True)
-    data = fields.Dict(required=True, keys=Str(), metadata={
+    event_date = StrictInt(required=True, metadata={"description": "Unix seconds."})
+    account_id = StrictInt(required=True)
+    data = Dict(required=True, keys=StrictStr(), metadata={
         "description": "For `order` events: eshop_id, order_id, warehouse_id, order_event_type, order_state_changed."})
 
     @validates_schema
@@ -46,13 +46,13 @@ class EventSchema(Schema):
 
 
 class AckSchema(Schema):
-    received = Int(required=True, metadata={"description": "Events new to the CRM, stored."})
-    duplicates = Int(required=True, metadata={"description": "Events received before: acknowledged again."})
-    ignored = Int(required=True, metadata={"description": "New events the CRM does not act on (stored, counted)."})
+    received = StrictInt(required=True, metadata={"description": "Events new to the CRM, stored."})
+    duplicates = StrictInt(required=True, metadata={"description": "Events received before: acknowledged again."})
+    ignored = StrictInt(required=True, metadata={"description": "New events the CRM does not act on (stored, counted)."})
 
 
 class EventCountSchema(Schema):
-    event_type = Str(required=True)
-    status = Str(required=True, metadata={"description": "pending, processed, skipped, ignored or failed"})
-    reason = Str(allow_none=True)
-    count = Int(required=True)
+    event_type = StrictStr(required=True)
+    status = StrictStr(required=True, metadata={"description": "pending, processed, skipped, ignored or failed"})
+    reason = StrictStr(allow_none=True)
+    count = StrictInt(required=True)

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from marshmallow import ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, validate, validates_schema
 
-from ..fields import NUMERIC_12_2_LIMIT, Bool, Int, Money, OneOfSchema, Schema, Str
+from ..fields import AwareDateTime, List, Money, NUMERIC_12_2_LIMIT, Nested, OneOfSchema, Schema, StrictBool, StrictInt, StrictStr
 
 PROMOTION_TYPES = ("cart_amount", "cart_percent", "manual", "offer")
 # The value field each promotion type carries (manual carries none).
@@ -27,43 +27,43 @@ class PromotionTypeSchema(OneOfSchema):
 
     one_of_layout = ("type", PROMOTION_VALUE)
 
-    type = Str(required=True, validate=validate.OneOf(PROMOTION_TYPES))
+    type = StrictStr(required=True, validate=validate.OneOf(PROMOTION_TYPES))
     value_money = Money(metadata={"description": "Cart amount to discount (cart_amount)."})
-    value_int = Int(validate=validate.Range(1, 100), metadata={"description": "Percent to discount (cart_percent)."})
-    value_string = Str(metadata={"description": "Voucher password that can enable campaigns in Sitoo (offer)."})
+    value_int = StrictInt(validate=validate.Range(1, 100), metadata={"description": "Percent to discount (cart_percent)."})
+    value_string = StrictStr(metadata={"description": "Voucher password that can enable campaigns in Sitoo (offer)."})
 
 
 class PromotionSchema(Schema):
-    promotion_id = Str(required=True, metadata={"description": "ID of the promotion."})
-    promotion_type = fields.Nested(PromotionTypeSchema, required=True)
-    name = Str(required=True, metadata={"description": "Name of the promotion."})
-    description = Str(metadata={"description": "Description of the promotion."})
-    redeemed = Bool(required=True, metadata={"description": "Value indicating if the promotion has been redeemed."})
-    date_redeemed = Int(metadata={"description": "Timestamp (unix seconds) when the promotion was redeemed.",
+    promotion_id = StrictStr(required=True, metadata={"description": "ID of the promotion."})
+    promotion_type = Nested(PromotionTypeSchema, required=True)
+    name = StrictStr(required=True, metadata={"description": "Name of the promotion."})
+    description = StrictStr(metadata={"description": "Description of the promotion."})
+    redeemed = StrictBool(required=True, metadata={"description": "Value indicating if the promotion has been redeemed."})
+    date_redeemed = StrictInt(metadata={"description": "Timestamp (unix seconds) when the promotion was redeemed.",
                                   "format": "int64"})
 
 
 class BonusCheckSchema(Schema):
-    bonus_check_id = Str(required=True, metadata={"description": "ID of the bonus check."})
-    name = Str(required=True, metadata={"description": "Name displayed for the bonus check."})
-    description = Str(metadata={"description": "Description of the bonus check."})
+    bonus_check_id = StrictStr(required=True, metadata={"description": "ID of the bonus check."})
+    name = StrictStr(required=True, metadata={"description": "Name displayed for the bonus check."})
+    description = StrictStr(metadata={"description": "Description of the bonus check."})
     cart_amount = Money(required=True, metadata={"description": "The amount value of the bonus check."})
-    redeemed = Bool(required=True, metadata={"description": "Boolean value indicating if the bonus check has been redeemed."})
-    date_redeemed = Int(metadata={"description": "Timestamp (unix seconds) when the bonus check was redeemed.",
+    redeemed = StrictBool(required=True, metadata={"description": "Boolean value indicating if the bonus check has been redeemed."})
+    date_redeemed = StrictInt(metadata={"description": "Timestamp (unix seconds) when the bonus check was redeemed.",
                                   "format": "int64"})
 
 
 class RedeemSchema(Schema):
     """The contract's `Redeem`: the request names the items, the answer adds `redeem_id` (read only)."""
 
-    redeem_id = Str(dump_only=True, metadata={
+    redeem_id = StrictStr(dump_only=True, metadata={
         "description": "ID of the redeem. Can be used if a rollback is needed.", "pattern": REDEEM_ID_PATTERN,
         "example": "64DCDD6D716EA0F470734356665E5730"})
-    bonus_checks = fields.List(
-        Str(validate=validate.Length(1, ITEM_ID_MAX_LENGTH)), required=True,
+    bonus_checks = List(
+        StrictStr(validate=validate.Length(1, ITEM_ID_MAX_LENGTH)), required=True,
         validate=validate.Length(max=MAX_REDEEM_ITEMS), metadata={"description": "Array of bonus_check_id"})
-    promotions = fields.List(
-        Str(validate=validate.Length(1, ITEM_ID_MAX_LENGTH)), required=True,
+    promotions = List(
+        StrictStr(validate=validate.Length(1, ITEM_ID_MAX_LENGTH)), required=True,
         validate=validate.Length(max=MAX_REDEEM_ITEMS), metadata={"description": "Array of promotion_id"})
 
     @validates_schema
@@ -83,15 +83,15 @@ def _amount_fits(value: str) -> None:
         raise ValidationError(f"Must be greater than 0.00 and less than {NUMERIC_12_2_LIMIT}.")
 
 
-def Amount(**kwargs) -> Str:
+def Amount(**kwargs) -> StrictStr:
     """Money that a customer is given: positive, and small enough for numeric(12,2)."""
     field = Money(metadata={"example": "100.00", **kwargs.pop("metadata", {})}, **kwargs)
     field.validators.append(_amount_fits)
     return field
 
 
-def ItemId(**kwargs) -> Str:
-    return Str(validate=validate.Regexp(ITEM_ID_PATTERN, error="Must be 1-128 letters, digits, '.', '_', ':' or '-'."),
+def ItemId(**kwargs) -> StrictStr:
+    return StrictStr(validate=validate.Regexp(ITEM_ID_PATTERN, error="Must be 1-128 letters, digits, '.', '_', ':' or '-'."),
                **kwargs)
 
 
@@ -99,11 +99,11 @@ class _Granted(Schema):
     """What the back office adds to a wire item: an optional validity window. `redeemed` and
     `date_redeemed` are answers only: a grant is never redeemed."""
 
-    redeemed = Bool(dump_only=True)
-    date_redeemed = Int(dump_only=True, metadata={"format": "int64"})
-    valid_from = fields.AwareDateTime(format="iso", allow_none=True, metadata={
+    redeemed = StrictBool(dump_only=True)
+    date_redeemed = StrictInt(dump_only=True, metadata={"format": "int64"})
+    valid_from = AwareDateTime(format="iso", allow_none=True, metadata={
         "description": "From when the item can be seen and redeemed (ISO 8601 with a time zone). None: always."})
-    valid_to = fields.AwareDateTime(format="iso", allow_none=True, metadata={
+    valid_to = AwareDateTime(format="iso", allow_none=True, metadata={
         "description": "Until when (exclusive) the item can be seen and redeemed. None: no end."})
 
     @validates_schema
@@ -118,7 +118,7 @@ class GrantedPromotionTypeSchema(PromotionTypeSchema):
 
 class GrantedPromotionSchema(_Granted, PromotionSchema):
     promotion_id = ItemId(metadata={"description": "ID of the promotion. Created (a UUID) when not given."})
-    promotion_type = fields.Nested(GrantedPromotionTypeSchema, required=True)
+    promotion_type = Nested(GrantedPromotionTypeSchema, required=True)
 
 
 class GrantedBonusCheckSchema(_Granted, BonusCheckSchema):

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from marshmallow import ValidationError, fields, validate
+from marshmallow import ValidationError, validate
 
-from ..fields import NUMERIC_12_2_LIMIT, DecimalQuantity, Int, Money, Schema, Str
+from ..fields import DecimalQuantity, List, Money, NUMERIC_12_2_LIMIT, Nested, JsonNumber, QueryInt, Schema, StrictInt, StrictStr
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000  # transactions in a history answer: the newest 100 unless asked
 MAX_UNIX_SECONDS = 253402300799  # 9999-12-31T23:59:59Z
@@ -31,32 +31,21 @@ def Amount(**kwargs):
     return field
 
 
-def _optional(field_class=Str, **kwargs):
+def _optional(field_class=StrictStr, **kwargs):
     return field_class(allow_none=True, **kwargs)
 
 
-class JsonNumber(fields.Number):
-    """A JSON number kept as sent: an integer stays an integer (never a string, never a boolean)."""
-
-    num_type = float
-
-    def _format_num(self, value):
-        if not isinstance(value, (int, float)):
-            raise TypeError("not a number")
-        return value
-
-
 class TransactionItemDiscountSchema(Schema):
-    name = Str(required=True, metadata={"description": "Name of the discount"})
+    name = StrictStr(required=True, metadata={"description": "Name of the discount"})
     total = Amount(required=True, metadata={"description": "Discount amount incl VAT"})
     vat = Amount(required=True, metadata={"description": "VAT included in discount amount"})
 
 
 class TransactionItemSchema(Schema):
-    sku = Str(required=True, metadata={"description": "Stock Keeping Unit (SKU) for transaction item."})
-    product_name = Str(required=True, metadata={"description": "Title row 1 for transaction item."})
+    sku = StrictStr(required=True, metadata={"description": "Stock Keeping Unit (SKU) for transaction item."})
+    product_name = StrictStr(required=True, metadata={"description": "Title row 1 for transaction item."})
     product_name2 = _optional(metadata={"description": "Title row 2 for transaction item."})
-    quantity = Int(required=True, metadata={"description": "Quantity for transaction item."})
+    quantity = StrictInt(required=True, metadata={"description": "Quantity for transaction item."})
     total = Amount(required=True,
                    metadata={"description": "Total amount for item incl VAT (before applying manual discount and discounts)"})
     vat = Amount(required=True, metadata={"description": "VAT amount for total"})
@@ -69,36 +58,36 @@ class TransactionItemSchema(Schema):
     unit_quantity = _optional(DecimalQuantity,
                               metadata={"description": "Unit quantity (How much that is included in each unit)."})
     unit_label = _optional(metadata={"description": "Label for unit of transaction item. (e.g. kg)"})
-    discounts = _optional(fields.List, cls_or_instance=fields.Nested(TransactionItemDiscountSchema),
+    discounts = _optional(List, cls_or_instance=Nested(TransactionItemDiscountSchema),
                           metadata={"description": "Discounts for transaction item"})
 
 
 class TransactionPaymentSchema(Schema):
-    name = Str(required=True, metadata={"description": "Name of the payment"})
+    name = StrictStr(required=True, metadata={"description": "Name of the payment"})
     total = Amount(required=True, metadata={"description": "Amount for the payment"})
 
 
 class TransactionSchema(Schema):
-    date_created = Int(required=True, validate=validate.Range(0, MAX_UNIX_SECONDS),
+    date_created = StrictInt(required=True, validate=validate.Range(0, MAX_UNIX_SECONDS),
                        metadata={"description": "Timestamp (unix seconds) for when the transaction was created.",
                                  "format": "int64"})
     receipt_id = _optional(metadata={"description": "Sitoo Receipt ID for the transaction."})
-    order_id = _optional(Int, validate=validate.Range(1, 2**63 - 1),
+    order_id = _optional(StrictInt, validate=validate.Range(1, 2**63 - 1),
                          metadata={"description": "Sitoo Order ID for the transaction. A transaction is stored "
                                                   "once per order id: posting it again replaces it.",
                                    "format": "int64"})
     order_external_id = _optional(metadata={"description": "Sitoo Order External ID for the transaction."})
     store_id = _optional(metadata={"description": "Store ID for transaction (externalid of the Sitoo store)."})
-    store_name = Str(required=True, metadata={"description": "Store Name for the transaction."})
-    currency_code = Str(required=True, validate=validate.Regexp(r"^[A-Z]{3}$", error="Must be an ISO 4217 code."),
+    store_name = StrictStr(required=True, metadata={"description": "Store Name for the transaction."})
+    currency_code = StrictStr(required=True, validate=validate.Regexp(r"^[A-Z]{3}$", error="Must be an ISO 4217 code."),
                         metadata={"description": "Currency used for transaction (3-letter ISO 4217)."})
     roundoff = _optional(Amount, metadata={"description": "Roundoff for the transaction."})
-    items = fields.List(fields.Nested(TransactionItemSchema), required=True,
+    items = List(Nested(TransactionItemSchema), required=True,
                         metadata={"description": "Items in transaction."})
-    payments = _optional(fields.List, cls_or_instance=fields.Nested(TransactionPaymentSchema),
+    payments = _optional(List, cls_or_instance=Nested(TransactionPaymentSchema),
                          metadata={"description": "Payments for transaction."})
 
 
 class TransactionQuerySchema(Schema):
-    limit = fields.Integer(load_default=DEFAULT_LIMIT, validate=validate.Range(1, MAX_LIMIT),
+    limit = QueryInt(load_default=DEFAULT_LIMIT, validate=validate.Range(1, MAX_LIMIT),
                            metadata={"description": "How many transactions, newest first (default 100)."})
