@@ -14,17 +14,17 @@ import uuid
 
 from flask import Flask, Response, request
 
-from crm_provider import audit, db
+from crm_provider import db
+from crm_provider.audit import store as audit
 from crm_provider.config import Settings
-from crm_provider.customers import service as customers
-from crm_provider.customers import store
+from crm_provider.customers import document
 from crm_provider.transactions.store import Q as transactions
 
 app = Flask(__name__)
 
 _settings = Settings.from_env()
 _database = db.Database(_settings.database_url or "", _settings)  # its pool opens on the first search
-SEARCH = audit.audited_query(store.documents_query(store.Q.find_by_member_number, (transactions.purchases_sections,)))
+SEARCH = audit.audited_query(document.statements((transactions.purchases_sections,))["find_by_member_number"])
 
 
 @app.get("/customers")
@@ -41,4 +41,4 @@ def search():
         rows = conn.execute(SEARCH, params).fetchall()
     finally:
         _database.putconn(conn)
-    return Response(f"[{','.join(customers.document_text(row) for row in rows)}]", mimetype="application/json")
+    return Response(f"[{','.join(row['document'] for row in rows)}]", mimetype="application/json")

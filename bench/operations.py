@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from crm_provider.customers.keys import KEY_TYPES
+from crm_provider.keys import KEY_TYPES
 
 from .seed import ID_DAYS, personal_id_date
 

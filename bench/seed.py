@@ -8,7 +8,7 @@ writes the rows frozen (FREEZE) and the first reads do not pay for setting hint 
 indexes are built once after the load, and the foreign-key triggers are skipped (every row refers only to
 rows generated before it). VACUUM (ANALYZE) follows.
 
-Keys are stored exactly as the service stores them (crm_provider/customers/keys.py): mobile in E.164,
+Keys are stored exactly as the service stores them (crm_provider/keys.py): mobile in E.164,
 `email_norm` in lower case, personal and company ids without separators; the keys files hold them as the
 POS types them (`Anna.Berg.17@Example.com`, `19750804-0017`, `556000-0123`), so every search pays for
 normalisation. The data is the same for the same `seed`.

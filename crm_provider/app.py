@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import audit, auth, db, errors, observability, plugins, ratelimit
-from .admin.routes import blp as admin_blp
+from . import auth, db, errors, observability, plugins, ratelimit
 from .api import Api
+from .audit import service as audit
+from .audit.routes import blp as audit_blp
+from .catalog.routes import admin_blp as catalog_admin_blp
 from .catalog.routes import blp as catalog_blp
 from .config import Settings
+from .customers.routes import admin_blp as customers_admin_blp
 from .customers.routes import blp as customers_blp
 from .events.routes import admin_blp as events_admin_blp
 from .events.routes import blp as events_blp
@@ -21,8 +24,8 @@ from .transactions.routes import admin_blp as transactions_admin_blp
 from .transactions.routes import blp as transactions_blp
 
 # One line per area: a fork adds its folder and its blueprint here.
-BLUEPRINTS = [customers_blp, catalog_blp, admin_blp, loyalty_blp, loyalty_admin_blp,
-              transactions_blp, transactions_admin_blp, lookup_blp, events_blp, events_admin_blp]
+BLUEPRINTS = [customers_blp, catalog_blp, catalog_admin_blp, customers_admin_blp, audit_blp, loyalty_blp,
+              loyalty_admin_blp, transactions_blp, transactions_admin_blp, lookup_blp, events_blp, events_admin_blp]
 
 # Probes and metrics: for the platform, not the POS, so kept out of the OpenAPI document.
 OPERATIONS = [ops_blp, metrics_blp]
@@ -60,5 +63,5 @@ def create_app(settings: Settings | None = None) -> Flask:
                           "metrics": settings.metrics_users},
     )
     ratelimit.init_app(app, settings)  # after auth: the limit is per credential
-    audit.init_app(app)
+    app.after_request(audit.record_refusal)  # the audit row of a request refused before its unit of work
     return app

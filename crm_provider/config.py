@@ -37,6 +37,11 @@ def _rate_limit(spec: str) -> str | None:
     return None if spec.lower() in ("", "off", "none", "0") else spec
 
 
+def _names(spec: str) -> tuple[str, ...]:
+    """A comma-separated list of plugin names (plugins.py)."""
+    return tuple(name.strip() for name in spec.split(",") if name.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
@@ -77,6 +82,9 @@ class Settings:
     # environment's default adds the built-in `purchases` section (from_env).
     lookup_provider: str | None = None
     sections_providers: tuple[str, ...] = ()
+    customer_hooks: tuple[str, ...] = ()
+    redeem_policies: tuple[str, ...] = ()
+    earn_rules: tuple[str, ...] = ()
 
     @property
     def pool_size(self) -> int:
@@ -122,7 +130,8 @@ class Settings:
             events_retry_max_seconds=float(env.get("CRM_EVENTS_RETRY_MAX_SECONDS", d.events_retry_max_seconds)),
             events_max_attempts=int(env.get("CRM_EVENTS_MAX_ATTEMPTS", d.events_max_attempts)),
             lookup_provider=env.get("CRM_LOOKUP_PROVIDER", "").strip() or None,
-            sections_providers=tuple(
-                name.strip() for name in env.get("CRM_SECTIONS_PROVIDERS", "purchases").split(",") if name.strip()
-            ),
+            sections_providers=_names(env.get("CRM_SECTIONS_PROVIDERS", "purchases")),
+            customer_hooks=_names(env.get("CRM_CUSTOMER_HOOKS", "")),
+            redeem_policies=_names(env.get("CRM_REDEEM_POLICIES", "")),
+            earn_rules=_names(env.get("CRM_EARN_RULES", "")),
         )

@@ -7,12 +7,7 @@
   it out when it may be dead (`_check_if_suspect`), and never makes a request wait longer than CRM_POOL_TIMEOUT: then the answer is a 503. A lost
   server is retried in short rounds (`reconnect_timeout`), so the first requests after PostgreSQL is back
   find a connection instead of waiting out a long back-off.
-- Each HTTP request is one unit of work on one connection (`request_conn()`). A request that may write
-  (any method but GET and HEAD) runs in one transaction, begun when it takes its connection;
-  `audit.finish_request` commits it only when the answer is a success, after the audit row has joined it.
-  An error answer rolls back everything the request
-  did, so a 4xx or 5xx never leaves a half-applied change, and a 2xx is sent only after COMMIT returned.
-  A read needs no transaction: its statements run in autocommit, one round trip each.
+- Each HTTP request is one unit of work on one connection: work.py.
 """
 
 from __future__ import annotations
@@ -26,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
@@ -91,7 +86,7 @@ class Database:
                 # An unreachable host (no refusal, just silence) ties up a pool worker only this long.
                 "connect_timeout": max(2, round(s.pool_timeout)),
                 # synchronous_commit is off for what reads write (their audit rows) and switched back on by
-                # every transaction that changes data: see request_conn.
+                # every transaction that changes data (BEGIN_DURABLE, work.py).
                 "options": f"-c TimeZone=UTC -c statement_timeout={s.statement_timeout_ms} "
                            f"-c lock_timeout={s.statement_timeout_ms} -c synchronous_commit=off",
             },
@@ -151,33 +146,9 @@ READ_METHODS = frozenset({"GET", "HEAD"})
 BEGIN_DURABLE = "BEGIN; SET LOCAL synchronous_commit TO on"
 
 
-def request_conn(*, begin: bool = True) -> psycopg.Connection:
-    """The connection of the current request, taken from the pool on first use; in a transaction unless
-    the request only reads (or, with `begin=False`, only wants its audit row written)."""
-    conn = g.get("db_conn")
-    if conn is None:
-        conn = g.db_conn = get_db().getconn()
-        if begin and request.method not in READ_METHODS:
-            conn.execute(BEGIN_DURABLE)
-    return conn
-
-
-def release_request_conn(exc: BaseException | None = None) -> None:
-    conn = g.pop("db_conn", None)
-    if conn is None:
-        return
-    try:
-        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-            conn.rollback()
-    except psycopg.Error:
-        pass
-    get_db().putconn(conn)
-
-
 def init_app(app: Flask, settings: Settings) -> None:
     url = database_url(settings)
     app.extensions["crm_db"] = Database(url, settings)
-    app.teardown_request(release_request_conn)
 
 
 @contextmanager

@@ -93,6 +93,24 @@ def unavailable_response():
     return error_response(503, "Database unavailable, try again", {"Retry-After": RETRY_AFTER_SECONDS})
 
 
+def is_database_unavailable(error: BaseException) -> bool:
+    """The database cannot be reached (or the pool has no connection to lend): a 503, and no audit row."""
+    return (isinstance(error, (psycopg.OperationalError, psycopg_pool.PoolTimeout))
+            and not isinstance(error, psycopg.errors.QueryCanceled))
+
+
+def status_of(error: BaseException) -> int:
+    """The status `error` is answered with, by the handlers init_app registers (for the audit row of a unit of
+    work that ends with it, work.py)."""
+    if isinstance(error, CrmError):
+        return error.status
+    if isinstance(error, HTTPException):
+        return _UNDOCUMENTED.get(error.code, (error.code,))[0]
+    if isinstance(error, psycopg.errors.QueryCanceled) or is_database_unavailable(error):
+        return 503
+    return 500
+
+
 def _crm_error(error: CrmError):
     return error_response(error.status, error.text, error.headers)
 

@@ -4,6 +4,11 @@
   (`CRM_LOOKUP_PROVIDER`, one provider; none configured: the route answers 501).
 - A **sections provider** adds sections to every customer the SPI returns, after the stored back-office
   sections (`CRM_SECTIONS_PROVIDERS`, comma-separated, shown in that order; SQL providers' first).
+- A **customer hook** hears of every customer created, updated, merged or erased, after the commit, from the
+  worker (`CRM_CUSTOMER_HOOKS`): at least once, with an event id (customers/hooks.py).
+- A **redeem policy** may refuse a redeem for reasons of its own, answered as the contract's 409
+  (`CRM_REDEEM_POLICIES`).
+- An **earn rule** changes the points a purchase earns in the loyalty program (`CRM_EARN_RULES`).
 
 A provider is named in configuration by a built-in name (`BUILTIN`), by the name of an entry point in the
 group `crm_provider.plugins` (so an installed package can offer one), or by a dotted path
@@ -73,6 +78,51 @@ class SqlSectionsProvider(Protocol):
     sections_sql: str
 
 
+@runtime_checkable
+class CustomerHook(Protocol):
+    def customer_event(self, event: dict, **kwargs: Any) -> None:
+        """`event` happened to a customer, and is committed: `{"event_id": "<uuid>", "kind": "created" |
+        "updated" | "merged" | "erased", "customer_id": "<uuid>", "occurred_at": "<ISO 8601>"}` (a merge also
+        names `merged_customer_id`, the customer merged away).
+
+        Called by the worker, never on a request, at least once per event and hook: after a failure (an
+        exception) it is called again with the same event, with back-off, so make it idempotent by
+        `event_id`. The events of one customer come in the order they happened. kwargs today: `customer`
+        (the customer as the SPI shows it now; None once erased), `settings`. Never log personal data.
+        """
+        ...
+
+
+@runtime_checkable
+class RedeemPolicy(Protocol):
+    def refusals(self, conn: Connection, *, customer_id: Any, bonus_checks: list[str], promotions: list[str],
+                 **kwargs: Any) -> list[str]:
+        """Reasons to refuse this redeem, each a short text without personal data (`"staff cannot redeem at
+        their home store"`); none: no objection. Asked once the CRM's own rules allow the redeem, inside its
+        transaction, with the customer locked: read with `conn`, never write or commit. Any reason refuses
+        the whole redeem with the contract's 409 (`Can't redeem items: <reasons>`).
+
+        kwargs today: `store_id`, `staff_id`, `register_id` (the till's tracing headers, decoded; None when not
+        sent), `settings`. What it raises is the response's error.
+        """
+        ...
+
+
+@runtime_checkable
+class EarnRule(Protocol):
+    def earn(self, purchase: dict, points: int, **kwargs: Any) -> int:
+        """The points `purchase` earns once this rule has had its say, given `points`, what it earns before
+        it (the program's own rules, then the earn rules configured before this one). Return `points` when the
+        rule does not apply.
+
+        `purchase` is the transaction as the SPI shows it (contract `Transaction`). A purchase is judged again
+        when it changes or is refunded, so the answer must depend on the purchase and the kwargs only.
+        kwargs today: `customer` (the customer as the SPI shows it), `settings`. The loyalty program calls
+        the rules; what it makes of their answers (rounding, reversals) is its own.
+        """
+        ...
+
+
 def resolve(name: str, interface: type | tuple[type, ...]) -> Any:
     """The provider `name` stands for, checked against `interface`."""
     target = BUILTIN.get(name)
@@ -103,17 +153,33 @@ class Plugins:
     lookup: LookupProvider | None = None
     sections: tuple[SectionsProvider, ...] = ()
     sections_sql: tuple[str, ...] = ()  # of the SqlSectionsProviders
+    redeem_policies: tuple[RedeemPolicy, ...] = ()
+    earn_rules: tuple[EarnRule, ...] = ()
     settings: Settings | None = None
 
 
-def init_app(app: Flask, settings: Settings) -> None:
+def load(settings: Settings) -> Plugins:
+    """Every provider, policy and rule `settings` names, resolved (a name that does not resolve raises)."""
     providers = [resolve(name, (SqlSectionsProvider, SectionsProvider)) for name in settings.sections_providers]
-    app.extensions["crm_plugins"] = Plugins(
+    return Plugins(
         lookup=resolve(settings.lookup_provider, LookupProvider) if settings.lookup_provider else None,
         sections=tuple(p for p in providers if not isinstance(p, SqlSectionsProvider)),
         sections_sql=tuple(p.sections_sql for p in providers if isinstance(p, SqlSectionsProvider)),
+        redeem_policies=tuple(resolve(name, RedeemPolicy) for name in settings.redeem_policies),
+        earn_rules=tuple(resolve(name, EarnRule) for name in settings.earn_rules),
         settings=settings,
     )
+
+
+def customer_hooks(settings: Settings) -> dict[str, CustomerHook]:
+    """The customer hooks `settings` names, by name (the worker delivers to each; the web only needs to know
+    whether there are any)."""
+    return {name: resolve(name, CustomerHook) for name in settings.customer_hooks}
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    app.extensions["crm_plugins"] = load(settings)
+    customer_hooks(settings)  # resolved here too, so that a name that does not resolve stops the start-up
 
 
 def active() -> Plugins:
@@ -121,6 +187,13 @@ def active() -> Plugins:
     if not has_app_context():
         return Plugins()
     return current_app.extensions.get("crm_plugins") or Plugins()
+
+
+def redeem_refusals(conn: Connection, **context: Any) -> list[str]:
+    """What the configured redeem policies object to (RedeemPolicy); nothing when there are none."""
+    plugins = active()
+    return [reason for policy in plugins.redeem_policies
+            for reason in policy.refusals(conn, **context, settings=plugins.settings)]
 
 
 def extra_sections(conn: Connection, customer: dict) -> list[dict]:

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from conftest import ADMIN_PASSWORD, ADMIN_USER, SPI_PASSWORD, SPI_USER, basic
-from crm_provider.customers import keys
+from crm_provider import keys
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:

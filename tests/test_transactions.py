@@ -277,13 +277,13 @@ def test_reads_and_writes_are_audited_with_the_customer(spi, admin, conn, demo_d
 def test_the_history_reads_use_the_customer_index(conn):
     """The per-request reads stay one index range scan however large the table grows, and the history is
     read in index order: only `limit` rows, however many the customer has."""
-    from crm_provider.customers import store as customers
+    from crm_provider.customers import document
     from crm_provider.transactions.store import Q
 
     conn.execute("SET enable_seqscan = off")
     conn.execute("SET enable_sort = off")
     params = {"customer_id": uuid.uuid4(), "limit": 100}
-    purchases = customers.documents_query(customers.Q.get, (Q.purchases_sections,))  # a read with the section
+    purchases = document.statements((Q.purchases_sections,))["get"]  # a read with the section
     for query in (Q.history, purchases):
         plan = json.dumps(conn.execute("EXPLAIN (FORMAT JSON) " + query, params).fetchone())
         assert "transactions_customer_idx" in plan

@@ -1,4 +1,24 @@
--- The consent and additional-option catalogues.
+-- The consent and additional-option catalogues, and each customer's choices among them (customer_consents,
+-- customer_option_values).
+
+-- name: customer_consents
+-- The customer's consents in catalogue order, a member of the customer document over its row `c`
+-- (customers/queries.sql: document).
+to_json(ARRAY(
+    SELECT cc.consent_id FROM customer_consents cc JOIN consents k USING (consent_id)
+    WHERE cc.customer_id = c.customer_id ORDER BY k.position))
+
+-- name: customer_additional_options
+-- The customer's option values in catalogue order (an enum option's values, a text option's text), a member
+-- of the customer document over its row `c`.
+COALESCE((
+    SELECT json_agg(json_strip_nulls(json_build_object(
+               'id', v.option_id,
+               'enum_values', CASE WHEN o.type <> 'text' THEN to_json(v.enum_values) END,
+               'text', CASE WHEN o.type = 'text' THEN v.text END))
+           ORDER BY o.section, o.position)
+    FROM customer_option_values v JOIN options o USING (option_id)
+    WHERE v.customer_id = c.customer_id), '[]')
 
 -- name: list_consents
 SELECT consent_id, name, description, default_value AS value FROM consents ORDER BY position
@@ -61,3 +81,21 @@ FROM options o WHERE o.option_id = v.option_id
 
 -- name: delete_empty_option_values
 DELETE FROM customer_option_values WHERE enum_values = '{}' AND text IS NULL
+
+-- name: keep_only_consents
+-- Consents still accepted keep the time they were first accepted.
+DELETE FROM customer_consents WHERE customer_id = %(customer_id)s AND consent_id <> ALL(%(consent_ids)s::text[])
+
+-- name: add_consents
+INSERT INTO customer_consents (customer_id, consent_id)
+SELECT %(customer_id)s, unnest(%(consent_ids)s::text[])
+ON CONFLICT DO NOTHING
+
+-- name: delete_option_values
+DELETE FROM customer_option_values WHERE customer_id = %(customer_id)s
+
+-- name: insert_option_values
+INSERT INTO customer_option_values (customer_id, option_id, enum_values, text)
+SELECT %(customer_id)s, v->>'id',
+       ARRAY(SELECT jsonb_array_elements_text(COALESCE(v->'enum_values', '[]'))), v->>'text'
+FROM jsonb_array_elements(%(option_values)s) v

@@ -1,5 +1,5 @@
-"""The catalogues: what consents and additional options a customer can have, and the check that a
-customer's choices are among them."""
+"""The catalogues: what consents and additional options a customer can have, and each customer's choices
+among them: checked against the catalogues, stored, and shown in the customer document (DOCUMENT_PARTS)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ from psycopg import Connection
 
 from ..errors import BadRequest
 from . import store
+
+# Members of the customer document (customers/document.py), over the customer's row `c`.
+DOCUMENT_PARTS = {"consents": store.Q.customer_consents, "additional_options": store.Q.customer_additional_options}
 
 
 def consents(conn: Connection) -> list[dict]:
@@ -64,6 +67,16 @@ def check_choices(conn: Connection, consent_ids: list[str] | None, option_values
     missing = sorted(option_id for option_id, o in options.items() if o["required"] and option_id not in given)
     if missing:
         raise BadRequest(f"additional_options: required option {', '.join(missing)} has no value.")
+
+
+def set_choices(conn: Connection, customer_id, consent_ids: list[str] | None,
+                option_values: list[dict] | None) -> None:
+    """Store the customer's consents and option values; `None` leaves that list as it is. Check them first
+    (check_choices)."""
+    if consent_ids is not None:
+        store.set_consents(conn, customer_id, consent_ids)
+    if option_values is not None:
+        store.set_option_values(conn, customer_id, option_values)
 
 
 def _check_option_value(field: str, value: dict, option: dict | None) -> None:

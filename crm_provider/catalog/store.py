@@ -1,4 +1,4 @@
-"""Catalogue storage: thin functions over the named queries in queries.sql."""
+"""Catalogue storage: thin functions over the named queries in queries.sql. No transactions here."""
 
 from __future__ import annotations
 
@@ -45,3 +45,16 @@ def replace_sections(conn: Connection, sections: list[dict]) -> None:
     conn.execute(Q.delete_sections_from, {"count": len(sections)})
     conn.execute(Q.prune_option_values)
     conn.execute(Q.delete_empty_option_values)
+
+
+def set_consents(conn: Connection, customer_id, consent_ids: list[str]) -> None:
+    params = {"customer_id": customer_id, "consent_ids": consent_ids}
+    conn.execute(Q.keep_only_consents, params)
+    if consent_ids:
+        conn.execute(Q.add_consents, params)
+
+
+def set_option_values(conn: Connection, customer_id, values: list[dict]) -> None:
+    conn.execute(Q.delete_option_values, {"customer_id": customer_id})
+    if values:
+        conn.execute(Q.insert_option_values, {"customer_id": customer_id, "option_values": Jsonb(values)})

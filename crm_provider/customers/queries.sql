@@ -1,25 +1,69 @@
--- Customers. Reads go through the customer_wire view (migration 0005): each customer as the contract's
--- Customer JSON document (with its consents, option values, promotions and bonus checks), in one statement.
+-- Customers: the customers table, and the customer as the SPI shows it.
+--
+-- A customer is read in one statement: `document` builds the contract's Customer JSON over the customer's row
+-- `c`. The members that other areas own are their fragments, filled into the braces by customers/document.py:
+-- {consents} and {additional_options} from catalog/queries.sql, {promotions} and {bonus_checks} from
+-- loyalty/queries.sql, and {sections} (the stored back-office sections, then the sections providers'),
+-- merged in SQL. Each read below is `SELECT c.customer_id, {document}::text AS document FROM customers c ...`.
+
+-- name: document
+json_strip_nulls(json_build_object(
+    'customer_id', c.customer_id,
+    'member_number', c.member_number,
+    'email', c.email,
+    'name_first', c.name_first,
+    'name_last', c.name_last,
+    'personal_id', c.personal_id,
+    'company', c.company,
+    'company_id', c.company_id,
+    'phone', c.phone,
+    'mobile', c.mobile,
+    'invoice_address', c.invoice_address,
+    'delivery_address', c.delivery_address,
+    'gender', c.gender,
+    'birthday', to_char(c.birthday, 'YYYY-MM-DD'),
+    'accepts_communication', to_json(c.accepts_communication),
+    'consents', {consents},
+    'additional_options', {additional_options},
+    'status', CASE WHEN c.status_color IS NOT NULL
+                   THEN json_build_object('color', c.status_color, 'text', c.status_text) END,
+    'promotions', {promotions},
+    'bonus_checks', {bonus_checks},
+    'voucher_passwords', to_json(c.voucher_passwords),
+    'store_id_home', c.store_id_home,
+    'sections', {sections}))
 
 -- name: get
-SELECT customer_id, document FROM customer_wire WHERE customer_id = %(customer_id)s AND erased_at IS NULL
+SELECT c.customer_id, {document}::text AS document FROM customers c
+WHERE c.customer_id = %(customer_id)s AND c.erased_at IS NULL
 
 -- name: find_by_member_number
-SELECT customer_id, document FROM customer_wire WHERE member_number = %(key)s AND erased_at IS NULL
+SELECT c.customer_id, {document}::text AS document FROM customers c
+WHERE c.member_number = %(key)s AND c.erased_at IS NULL
 
 -- name: find_by_email
-SELECT customer_id, document FROM customer_wire WHERE email_norm = %(key)s AND erased_at IS NULL
+SELECT c.customer_id, {document}::text AS document FROM customers c
+WHERE c.email_norm = %(key)s AND c.erased_at IS NULL
 
 -- name: find_by_mobile
-SELECT customer_id, document FROM customer_wire WHERE mobile = %(key)s AND erased_at IS NULL
+SELECT c.customer_id, {document}::text AS document FROM customers c
+WHERE c.mobile = %(key)s AND c.erased_at IS NULL
 
 -- name: find_by_personal_id
-SELECT customer_id, document FROM customer_wire WHERE personal_id_norm = %(key)s AND erased_at IS NULL
+SELECT c.customer_id, {document}::text AS document FROM customers c
+WHERE c.personal_id_norm = %(key)s AND c.erased_at IS NULL
 
 -- name: find_by_company_id
 -- Company ids are not unique (a company may have several contacts): the one most recently updated.
-SELECT customer_id, document FROM customer_wire WHERE company_id_norm = %(key)s AND erased_at IS NULL
-ORDER BY updated_at DESC LIMIT 1
+SELECT c.customer_id, {document}::text AS document FROM customers c
+WHERE c.company_id_norm = %(key)s AND c.erased_at IS NULL
+ORDER BY c.updated_at DESC LIMIT 1
+
+-- name: exists
+SELECT 1 AS found FROM customers WHERE customer_id = %(customer_id)s AND erased_at IS NULL
+
+-- name: id_by_member_number
+SELECT customer_id FROM customers WHERE member_number = %(member_number)s AND erased_at IS NULL
 
 -- name: lock
 SELECT * FROM customers WHERE customer_id = %(customer_id)s AND erased_at IS NULL FOR UPDATE
@@ -59,21 +103,3 @@ UPDATE customers SET
     status_color = %(status_color)s, status_text = %(status_text)s, voucher_passwords = %(voucher_passwords)s,
     sections = %(sections)s, store_id_home = %(store_id_home)s, updated_at = now(), version = version + 1
 WHERE customer_id = %(customer_id)s
-
--- name: keep_only_consents
--- Consents still accepted keep the time they were first accepted.
-DELETE FROM customer_consents WHERE customer_id = %(customer_id)s AND consent_id <> ALL(%(consent_ids)s::text[])
-
--- name: add_consents
-INSERT INTO customer_consents (customer_id, consent_id)
-SELECT %(customer_id)s, unnest(%(consent_ids)s::text[])
-ON CONFLICT DO NOTHING
-
--- name: delete_option_values
-DELETE FROM customer_option_values WHERE customer_id = %(customer_id)s
-
--- name: insert_option_values
-INSERT INTO customer_option_values (customer_id, option_id, enum_values, text)
-SELECT %(customer_id)s, v->>'id',
-       ARRAY(SELECT jsonb_array_elements_text(COALESCE(v->'enum_values', '[]'))), v->>'text'
-FROM jsonb_array_elements(%(option_values)s) v

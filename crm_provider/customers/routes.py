@@ -1,19 +1,21 @@
-"""SPI routes: search, add, get and update customers."""
+"""Customer routes: search, add, get and update (SPI), and the fields only the back office sets (admin)."""
 
 from __future__ import annotations
 
 from flask import current_app
 from flask.views import MethodView
 
-from .. import audit
-from ..api import SPI_ERRORS, Blueprint, json_list, json_text
-from ..db import request_conn
+from ..api import ADMIN_ERRORS, SPI_ERRORS, Blueprint, json_list, json_text
+from ..keys import customer_uuid
+from ..work import unit_of_work
 from . import service
-from .schemas import CustomerSchema, SearchArgsSchema
+from .schemas import BackOfficeSchema, CustomerSchema, SearchArgsSchema
 
 blp = Blueprint("customers", __name__, scope="spi", description="Find, add and edit customers.")
+admin_blp = Blueprint("customers_admin", __name__, scope="admin", url_prefix="/admin",
+                      description="Back office: customer status, voucher passwords, sections and home store.")
 
-# The customer documents come from PostgreSQL already in the contract's shape and already JSON (store.py,
+# The customer documents come from PostgreSQL already in the contract's shape and already JSON (document.py,
 # held to CustomerSchema by tests/test_customer_wire.py): they are sent as they are, not loaded and dumped
 # again through the schema, which documents them.
 
@@ -34,7 +36,8 @@ class Customers(MethodView):
         Find a customer in the CRM database by one of the search key types. The answer is always a list:
         one customer, or empty.
         """
-        return json_list(service.search(request_conn(), args["key_type"], args["key"], _region()))
+        with unit_of_work() as work:
+            return json_list(service.search(work.conn, args["key_type"], args["key"], _region(), read=work.read))
 
     @blp.arguments(CustomerSchema)
     @blp.response(201, CustomerSchema, description="Customer added OK.")
@@ -45,8 +48,9 @@ class Customers(MethodView):
         Read-only fields in the body are ignored. The CRM creates `customer_id`, and a `member_number`
         when none is given.
         """
-        customer_id, customer = service.create(request_conn(), data, _region())
-        audit.note(customer_id=customer_id)
+        with unit_of_work(status=201) as work:
+            customer_id, customer = service.create(work.conn, data, _region())
+            work.note(customer_id=customer_id)
         return json_text(customer, 201)
 
 
@@ -56,9 +60,9 @@ class Customer(MethodView):
     @blp.documents(*SPI_ERRORS)
     def get(self, customer_id):
         """Get Customer"""
-        cid = service.customer_uuid(customer_id)
-        audit.note(customer_id=cid)
-        return json_text(service.get(request_conn(), cid))
+        cid = customer_uuid(customer_id)
+        with unit_of_work(customer_id=cid) as work:
+            return json_text(service.get(work.conn, cid, read=work.read))
 
     @blp.arguments(CustomerSchema)
     @blp.response(200, CustomerSchema, description="Customer updated OK.")
@@ -69,6 +73,22 @@ class Customer(MethodView):
         A field absent from the body keeps its stored value; a field given replaces it, and null clears it.
         Read-only fields and `store_id_home` are ignored.
         """
-        cid = service.customer_uuid(customer_id)
-        audit.note(customer_id=cid)
-        return json_text(service.update(request_conn(), cid, data, _region()))
+        cid = customer_uuid(customer_id)
+        with unit_of_work(customer_id=cid) as work:
+            return json_text(service.update(work.conn, cid, data, _region()))
+
+
+@admin_blp.route("/customers/<customer_id>")
+class CustomerBackOffice(MethodView):
+    @admin_blp.arguments(BackOfficeSchema)
+    @admin_blp.response(200, CustomerSchema)
+    @admin_blp.documents(*ADMIN_ERRORS)
+    def patch(self, data, customer_id):
+        """Set back-office customer fields
+
+        `status`, `voucher_passwords`, `sections` and `store_id_home`: the fields the POS reads but cannot
+        write. Absent fields are unchanged; null clears.
+        """
+        cid = customer_uuid(customer_id)
+        with unit_of_work(customer_id=cid) as work:
+            return json_text(service.set_back_office(work.conn, cid, data))  # already the wire document

@@ -12,7 +12,7 @@ from marshmallow import pre_load, validate
 
 from ..fields import Date, Email, Id, List, Money, Nested, OneOfSchema, Schema, StrictStr
 from ..loyalty.schemas import BonusCheckSchema, PromotionSchema
-from .keys import KEY_TYPES
+from ..keys import KEY_TYPES
 
 GENDERS = ("male", "female", "undisclosed")
 COMMUNICATION_TYPES = ("email", "sms", "mail")
@@ -130,3 +130,11 @@ class SearchArgsSchema(Schema):
     key_type = StrictStr(required=True, validate=validate.OneOf(KEY_TYPES),
                    metadata={"description": "Type of field to search for (SearchKeyType)"})
 
+
+class BackOfficeSchema(Schema):
+    """The customer fields the POS can read but not write. Absent: unchanged; null: cleared."""
+
+    status = Nested(CustomerStatusSchema, allow_none=True)
+    voucher_passwords = List(StrictStr())
+    sections = List(Nested(CustomerSectionSchema))
+    store_id_home = StrictStr(allow_none=True)

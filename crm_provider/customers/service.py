@@ -1,7 +1,9 @@
-"""Customers: search, create, update, and the back-office fields the POS cannot set.
+"""Customers: search, create, update, and the back-office fields the POS cannot set; and what other areas
+ask of a customer (`exists`, `id_by_member_number`).
 
 Every search key is stored normalised (keys.py) so that a search finds what a write stored. The caller's
-transaction makes each operation all-or-nothing (for HTTP requests: the request's unit of work, db.py).
+transaction makes each operation all-or-nothing (for HTTP requests: the request's unit of work, work.py).
+Reads take the `read` that runs their statement (the unit of work's, which audits it in the same statement).
 """
 
 from __future__ import annotations
@@ -11,25 +13,17 @@ import uuid
 
 from psycopg import Connection
 
-from .. import plugins
+from .. import keys, plugins
 from ..catalog import service as catalog
 from ..errors import BadRequest, NotFound
-from . import keys, store
+from . import document, store
+from .schemas import BackOfficeSchema, CustomerSchema
 
-# Fields the POS writes. store_id_home is "read only except for POST".
-PROFILE_FIELDS = (
-    "member_number", "email", "name_first", "name_last", "personal_id", "company", "company_id", "phone",
-    "mobile", "invoice_address", "delivery_address", "gender", "birthday", "accepts_communication",
-)
-BACK_OFFICE_FIELDS = ("status", "voucher_passwords", "sections", "store_id_home")
-
-
-def customer_uuid(raw: str) -> uuid.UUID:
-    """A customer id from a URL; anything that is not a UUID names no customer."""
-    try:
-        return uuid.UUID(raw)
-    except (ValueError, TypeError):
-        raise NotFound("Customer not found") from None
+# The customer's own columns the POS writes: every field of the schema it may send but the choices among the
+# catalogues (the catalog area stores those) and store_id_home ("read only except for POST").
+PROFILE_FIELDS = tuple(name for name, field in CustomerSchema().fields.items()
+                       if not field.dump_only and name not in ("consents", "additional_options", "store_id_home"))
+BACK_OFFICE_FIELDS = tuple(BackOfficeSchema().fields)
 
 
 def _normalised(profile: dict, region: str) -> dict:
@@ -51,48 +45,44 @@ def _normalised(profile: dict, region: str) -> dict:
     return row
 
 
-def document_text(row: dict) -> str:
-    """A customer read (store.find, store.get) as JSON text: the document PostgreSQL built, with the SQL
-    sections providers' sections after its own.
-
-    The document always ends with its `sections` array (migration 0005: the last member, NOT NULL), so the
-    providers' sections, JSON text too, are inserted into it as text: nothing is parsed.
-    """
-    document: str = row["document"]
-    # Each SQL provider's JSON array, without its brackets; an empty array or NULL adds nothing.
-    extra = [inner for sections in row["extra_sections"] if sections and (inner := sections[1:-1].strip())]
-    if not extra:
-        return document
-    head = document[:-2]  # the document without the `]}` that closes its sections and itself
-    return f"{head}{'' if head.endswith('[') else ','}{','.join(extra)}]}}"
+def _statements() -> dict[str, str]:
+    return document.statements(plugins.active().sections_sql)
 
 
 def to_wire(conn: Connection, row: dict) -> str:
-    """A customer read as the contract's Customer, in JSON, with every sections provider's sections
-    (plugins.py): the SQL providers' first (`document_text`), then the others', which need the customer
-    as an object: then the document is parsed and serialised again."""
-    document = document_text(row)
+    """A customer read as the contract's Customer, in JSON: the document PostgreSQL built (with the SQL
+    sections providers' sections), plus the sections of the providers that are Python, which need the
+    customer as an object: then the document is parsed and serialised again."""
     if not plugins.active().sections:
-        return document
-    customer = json.loads(document)
+        return row["document"]
+    customer = json.loads(row["document"])
     customer["sections"] += plugins.extra_sections(conn, customer)
     return json.dumps(customer, ensure_ascii=False)
 
 
-def search(conn: Connection, key_type: str, key: str, region: str) -> list[str]:
+def search(conn: Connection, key_type: str, key: str, region: str, *, read=store.plain_read) -> list[str]:
     """The customers found, in JSON (one, or none)."""
     value = keys.for_search(key_type, key, region)
     if value is None:
         return []
-    return [to_wire(conn, row) for row in store.find(conn, key_type, value, plugins.active().sections_sql)]
+    return [to_wire(conn, row) for row in store.find(conn, _statements()[f"find_by_{key_type}"], value, read)]
 
 
-def get(conn: Connection, customer_id: uuid.UUID) -> str:
+def get(conn: Connection, customer_id: uuid.UUID, *, read=store.plain_read) -> str:
     """The customer, in JSON."""
-    row = store.get(conn, customer_id, plugins.active().sections_sql)
+    row = store.get(conn, _statements()["get"], customer_id, read)
     if row is None:
         raise NotFound("Customer not found")
     return to_wire(conn, row)
+
+
+def exists(conn: Connection, customer_id: uuid.UUID) -> bool:
+    """A live (not erased) customer has this id."""
+    return store.exists(conn, customer_id)
+
+
+def id_by_member_number(conn: Connection, member_number: str) -> uuid.UUID | None:
+    return store.id_by_member_number(conn, member_number)
 
 
 def create(conn: Connection, data: dict, region: str,
@@ -106,8 +96,7 @@ def create(conn: Connection, data: dict, region: str,
     if not row["member_number"]:
         row["member_number"] = store.next_member_number(conn)
     customer_id = store.insert(conn, row)
-    store.set_consents(conn, customer_id, data.get("consents") or [])
-    store.set_option_values(conn, customer_id, data.get("additional_options") or [])
+    catalog.set_choices(conn, customer_id, data.get("consents") or [], data.get("additional_options") or [])
     return customer_id, get(conn, customer_id)
 
 
@@ -121,10 +110,9 @@ def update(conn: Connection, customer_id: uuid.UUID, data: dict, region: str) ->
     catalog.check_choices(conn, data.get("consents"), data.get("additional_options"), creating=False)
     profile = {field: data[field] if field in data else current[field] for field in PROFILE_FIELDS}
     store.update(conn, customer_id, _normalised(profile, region))
-    if "consents" in data:
-        store.set_consents(conn, customer_id, data["consents"] or [])
-    if "additional_options" in data:
-        store.set_option_values(conn, customer_id, data["additional_options"] or [])
+    catalog.set_choices(conn, customer_id,
+                        data["consents"] or [] if "consents" in data else None,
+                        data["additional_options"] or [] if "additional_options" in data else None)
     return get(conn, customer_id)
 
 

@@ -1,18 +1,16 @@
 """Customer storage: thin functions over the named queries in queries.sql. No transactions here.
 
-Reads return each customer's JSON document as text, as PostgreSQL built it (the `customer_wire` view), with
-the sections of the SQL sections providers (plugins.SqlSectionsProvider) from the same statement, and go
-through audit.read, which writes a GET's audit row in that statement too: one round trip per read.
+Reads return each customer's JSON document as text, as PostgreSQL built it (document.py composes the
+statements). They run through the `read` they are given: the unit of work's (work.py), which writes a
+GET's audit row in the same statement, or a plain query.
 """
 
 from __future__ import annotations
 
-import functools
-
 from psycopg import Connection, errors
 from psycopg.types.json import Jsonb
 
-from .. import audit, sql
+from .. import sql
 from ..errors import BadRequest
 
 Q = sql.load(__file__)
@@ -24,13 +22,19 @@ _UNIQUE_FIELDS = {
     "customers_mobile_key": "mobile",
     "customers_personal_id_key": "personal_id",
 }
-_FIND = {
-    "member_number": Q.find_by_member_number,
-    "email": Q.find_by_email,
-    "mobile": Q.find_by_mobile,
-    "personal_id": Q.find_by_personal_id,
-    "company_id": Q.find_by_company_id,
+# The reads of the customer document, by name; the search by each key type is `find_by_<key type>`.
+READS = {
+    "get": Q.get,
+    "find_by_member_number": Q.find_by_member_number,
+    "find_by_email": Q.find_by_email,
+    "find_by_mobile": Q.find_by_mobile,
+    "find_by_personal_id": Q.find_by_personal_id,
+    "find_by_company_id": Q.find_by_company_id,
 }
+
+
+def plain_read(conn: Connection, query: str, params: dict, *, status_if_none: int = 200) -> list[dict]:
+    return conn.execute(query, params).fetchall()
 
 
 class Duplicate(BadRequest):
@@ -51,22 +55,22 @@ def _write(conn: Connection, query: str, params: dict):
         raise Duplicate(field) from None
 
 
-@functools.cache
-def documents_query(query: str, sections_sql: tuple[str, ...]) -> str:
-    """`query` (customer_wire rows) as customer_id, the document's text, and `extra_sections`: each SQL
-    provider's JSON array of sections as text, NULL for none."""
-    extra = ", ".join(f"(\n{provider}\n)::text" for provider in sections_sql)
-    return (f"SELECT w.customer_id, w.document::text AS document, ARRAY[{extra}]::text[] AS extra_sections "
-            f"FROM (\n{query}\n) w")
+def find(conn: Connection, statement: str, key: str, read=plain_read) -> list[dict]:
+    return read(conn, statement, {"key": key})
 
 
-def find(conn: Connection, key_type: str, key: str, sections_sql: tuple[str, ...] = ()) -> list[dict]:
-    return audit.read(conn, documents_query(_FIND[key_type], sections_sql), {"key": key})
-
-
-def get(conn: Connection, customer_id, sections_sql: tuple[str, ...] = ()) -> dict | None:
-    rows = audit.read(conn, documents_query(Q.get, sections_sql), {"customer_id": customer_id}, status_if_none=404)
+def get(conn: Connection, statement: str, customer_id, read=plain_read) -> dict | None:
+    rows = read(conn, statement, {"customer_id": customer_id}, status_if_none=404)
     return rows[0] if rows else None
+
+
+def exists(conn: Connection, customer_id) -> bool:
+    return conn.execute(Q.exists, {"customer_id": customer_id}).fetchone() is not None
+
+
+def id_by_member_number(conn: Connection, member_number: str):
+    row = conn.execute(Q.id_by_member_number, {"member_number": member_number}).fetchone()
+    return row["customer_id"] if row else None
 
 
 def lock(conn: Connection, customer_id) -> dict | None:
@@ -92,16 +96,3 @@ def update(conn: Connection, customer_id, row: dict) -> None:
 
 def update_back_office(conn: Connection, customer_id, row: dict) -> None:
     conn.execute(Q.update_back_office, {**row, "sections": Jsonb(row["sections"]), "customer_id": customer_id})
-
-
-def set_consents(conn: Connection, customer_id, consent_ids: list[str]) -> None:
-    params = {"customer_id": customer_id, "consent_ids": consent_ids}
-    conn.execute(Q.keep_only_consents, params)
-    if consent_ids:
-        conn.execute(Q.add_consents, params)
-
-
-def set_option_values(conn: Connection, customer_id, values: list[dict]) -> None:
-    conn.execute(Q.delete_option_values, {"customer_id": customer_id})
-    if values:
-        conn.execute(Q.insert_option_values, {"customer_id": customer_id, "option_values": Jsonb(values)})

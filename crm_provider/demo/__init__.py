@@ -9,6 +9,7 @@ from pathlib import Path
 from psycopg import Connection
 
 from ..catalog import service as catalog
+from .. import keys
 from ..customers import service as customers
 from ..customers.schemas import CustomerSchema
 from ..lookup import service as lookup
@@ -23,9 +24,9 @@ def load(conn: Connection, region: str) -> None:
     catalog.replace_consents(conn, EXAMPLES["consents"])
     catalog.replace_additional_options(conn, EXAMPLES["additional_options"])
     for example in EXAMPLES["customers"]:
-        customer_id = customers.customer_uuid(example["customer_id"])
+        customer_id = keys.customer_uuid(example["customer_id"])
         profile = CustomerSchema().load(example)
-        if customers.store.lock(conn, customer_id) is None:
+        if not customers.exists(conn, customer_id):
             customers.create(conn, profile, region, customer_id=customer_id)
         else:
             customers.update(conn, customer_id, profile, region)
@@ -34,6 +35,6 @@ def load(conn: Connection, region: str) -> None:
             loyalty_store.upsert_promotion(conn, customer_id, promotion)
     for customer_id, examples in EXAMPLES["transactions"].items():
         for example in examples:
-            transactions.store_transaction(conn, customers.customer_uuid(customer_id), TransactionSchema().load(example))
+            transactions.store_transaction(conn, keys.customer_uuid(customer_id), TransactionSchema().load(example))
     for person in EXAMPLES["lookup"]:
         lookup.put_person(conn, person, region)

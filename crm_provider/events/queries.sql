@@ -1,4 +1,4 @@
--- Sitoo events: the received events, their processing, what purchases consume, the backfill cursor.
+-- Sitoo events: the received events, their processing, the backfill cursor.
 
 -- name: insert_events
 -- A resent event (same event_id) is left as it is: RETURNING names only the events new to the CRM.
@@ -48,46 +48,6 @@ SELECT event_type, status, reason, count(*)::int AS count
 FROM inbound_events
 GROUP BY event_type, status, reason
 ORDER BY event_type, status, reason NULLS FIRST
-
--- name: customer_by_member_number
-SELECT customer_id FROM customers WHERE member_number = %(member_number)s AND erased_at IS NULL
-
--- name: customer_of_orders
--- The customer of the purchase a refund returns.
-SELECT customer_id FROM transactions WHERE order_id = ANY(%(order_ids)s::bigint[]) ORDER BY order_id LIMIT 1
-
--- name: release_promotions
--- An order updated or cancelled gives back the promotions it no longer uses. The redeem stays: undoing it
--- is the POS's call (DELETE /customers/{id}/redeem/{redeem_id}), which is allowed again now. An item the
--- purchase used without a redeem (consume_* marked it redeemed) is unredeemed again.
-UPDATE promotions p SET consumed_order_id = NULL, consumed_at = NULL,
-    date_redeemed = CASE WHEN EXISTS (
-        SELECT 1 FROM redeem_items i JOIN redeems r USING (redeem_id)
-        WHERE i.kind = 'promotion' AND i.item_id = p.promotion_id AND r.undone_at IS NULL) THEN p.date_redeemed END
-WHERE consumed_order_id = %(order_id)s AND NOT (promotion_id = ANY(%(keep)s::text[]))
-
--- name: release_bonus_checks
-UPDATE bonus_checks b SET consumed_order_id = NULL, consumed_at = NULL,
-    date_redeemed = CASE WHEN EXISTS (
-        SELECT 1 FROM redeem_items i JOIN redeems r USING (redeem_id)
-        WHERE i.kind = 'bonus_check' AND i.item_id = b.bonus_check_id AND r.undone_at IS NULL) THEN b.date_redeemed END
-WHERE consumed_order_id = %(order_id)s AND NOT (bonus_check_id = ANY(%(keep)s::text[]))
-
--- name: consume_promotions
--- A purchase uses the customer's promotions named on its items (one already used by another purchase stays
--- with that one). An item used without a redeem counts as redeemed by the purchase.
-UPDATE promotions
-SET consumed_order_id = %(order_id)s, consumed_at = COALESCE(consumed_at, now()),
-    date_redeemed = COALESCE(date_redeemed, now())
-WHERE promotion_id = ANY(%(ids)s::text[]) AND customer_id = %(customer_id)s
-  AND (consumed_order_id IS NULL OR consumed_order_id = %(order_id)s)
-
--- name: consume_bonus_checks
-UPDATE bonus_checks
-SET consumed_order_id = %(order_id)s, consumed_at = COALESCE(consumed_at, now()),
-    date_redeemed = COALESCE(date_redeemed, now())
-WHERE bonus_check_id = ANY(%(ids)s::text[]) AND customer_id = %(customer_id)s
-  AND (consumed_order_id IS NULL OR consumed_order_id = %(order_id)s)
 
 -- name: sync_cursor
 SELECT next_order_id FROM order_sync_state WHERE account_id = %(account_id)s

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 
 from ..api import Blueprint
-from ..db import request_conn
+from ..work import unit_of_work
 from . import service
 from .schemas import AckSchema, EventCountSchema, EventSchema
 
@@ -30,7 +30,8 @@ class Events(MethodView):
         events are then processed by `crm-provider worker`. Event types other than `order` are
         acknowledged, stored as ignored and counted.
         """
-        return service.receive(request_conn(), events)
+        with unit_of_work() as work:
+            return service.receive(work.conn, events)
 
 
 @admin_blp.route("/counts")
@@ -43,4 +44,5 @@ class EventCounts(MethodView):
         `skipped` order events name their reason (`unknown_customer`, `no_customer`, `not_a_sale`, ...),
         `ignored` events theirs (`not_an_order_event`, `no_purchase_change`).
         """
-        return service.event_counts(request_conn())
+        with unit_of_work() as work:
+            return service.event_counts(work.conn)

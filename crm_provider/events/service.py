@@ -20,9 +20,9 @@ from typing import Callable, NamedTuple
 from marshmallow import ValidationError
 from psycopg import Connection
 
-from ..loyalty import store as loyalty_store
+from ..customers import service as customers
+from ..loyalty import service as loyalty
 from ..transactions import service as transactions
-from ..transactions import store as transactions_store
 from ..transactions.schemas import TransactionSchema
 from . import mapping, store
 
@@ -89,17 +89,17 @@ def resolve_customer(conn: Connection, order: dict) -> tuple[uuid.UUID | None, s
                 customer_id = uuid.UUID(value)
             except ValueError:
                 continue
-            if transactions_store.customer_exists(conn, customer_id):
+            if customers.exists(conn, customer_id):
                 return customer_id, None
         else:
-            row = store.customer_by_member_number(conn, value)
-            if row:
-                return row["customer_id"], None
+            customer_id = customers.id_by_member_number(conn, value)
+            if customer_id:
+                return customer_id, None
     originals = mapping.original_order_ids(order)
     if originals:
-        row = store.customer_of_orders(conn, originals)
-        if row:
-            return row["customer_id"], None
+        customer_id = transactions.customer_of_orders(conn, originals)
+        if customer_id:
+            return customer_id, None
     return None, "unknown_customer" if refs else "no_customer"
 
 
@@ -121,15 +121,13 @@ def apply_order(conn: Connection, order: dict) -> Outcome:
             except (mapping.UnreadableOrder, ValidationError):
                 outcome = Outcome("skipped", "unreadable_order")
             else:
-                # Redeem and undo lock the customer before its items: so does this, or the two could
-                # deadlock over the same bonus checks and promotions.
-                loyalty_store.lock_customer(conn, customer_id)
+                # The loyalty area takes its locks (the customers, then the items) first, as redeem and undo do.
+                loyalty.set_consumed(conn, order_id, customer_id, bonus_checks, promotions)
                 transactions.store_transaction(conn, customer_id, found)
-                store.set_consumed(conn, customer_id, order_id, bonus_checks, promotions)
                 return Outcome("processed", "stored", customer_id)
     # Nothing (any longer) belongs to a customer: no transaction, nothing consumed.
+    loyalty.set_consumed(conn, order_id, None, [], [])
     transactions.remove_by_order_id(conn, order_id)
-    store.set_consumed(conn, None, order_id, [], [])
     return outcome
 
 

@@ -44,27 +44,6 @@ def event_counts(conn: Connection) -> list[dict]:
     return conn.execute(Q.event_counts).fetchall()
 
 
-def customer_by_member_number(conn: Connection, member_number: str) -> dict | None:
-    return conn.execute(Q.customer_by_member_number, {"member_number": member_number}).fetchone()
-
-
-def customer_of_orders(conn: Connection, order_ids: list[int]) -> dict | None:
-    return conn.execute(Q.customer_of_orders, {"order_ids": order_ids}).fetchone()
-
-
-def set_consumed(conn: Connection, customer_id, order_id: int, bonus_check_ids: list[str],
-                 promotion_ids: list[str]) -> None:
-    """Make exactly these items (of this customer) the ones the order consumed."""
-    conn.execute(Q.release_bonus_checks, {"order_id": order_id, "keep": bonus_check_ids})
-    conn.execute(Q.release_promotions, {"order_id": order_id, "keep": promotion_ids})
-    if bonus_check_ids:
-        conn.execute(Q.consume_bonus_checks, {"order_id": order_id, "customer_id": customer_id,
-                                              "ids": bonus_check_ids})
-    if promotion_ids:
-        conn.execute(Q.consume_promotions, {"order_id": order_id, "customer_id": customer_id,
-                                            "ids": promotion_ids})
-
-
 def sync_cursor(conn: Connection, account_id: int) -> int | None:
     row = conn.execute(Q.sync_cursor, {"account_id": account_id}).fetchone()
     return row["next_order_id"] if row else None

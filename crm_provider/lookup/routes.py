@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from .. import audit, plugins
+from .. import plugins
 from ..api import SPI_ERRORS, Blueprint
-from ..db import request_conn
+from ..work import unit_of_work
 from . import service
 from .schemas import LookupCustomerSchema, SearchArgsSchema
 
@@ -27,6 +27,7 @@ class LookupCustomers(MethodView):
         it does not answer in time.
         """
         active = plugins.active()
-        found = service.lookup(request_conn(), active.lookup, args["key_type"], args["key"], settings=active.settings)
-        audit.note(found=len(found))
+        with unit_of_work() as work:
+            found = service.lookup(work.conn, active.lookup, args["key_type"], args["key"], settings=active.settings)
+            work.note(found=len(found))
         return found

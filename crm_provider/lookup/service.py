@@ -15,8 +15,8 @@ import psycopg
 from marshmallow import ValidationError
 from psycopg import Connection
 
+from .. import keys
 from ..api import describe
-from ..customers import keys
 from ..errors import BadGateway, CrmError, GatewayTimeout, NotImplementedByProvider
 from ..plugins import LookupProvider
 from . import store

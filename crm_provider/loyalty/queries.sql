@@ -1,8 +1,45 @@
--- Promotions and bonus checks held by customers, and the redeems that use them.
+-- Promotions and bonus checks held by customers, the redeems that use them, and the purchases that consume them.
 --
 -- Lock order, everywhere: the customer row (FOR NO KEY UPDATE: it serialises the loyalty changes of one
 -- customer without blocking inserts that merely reference the customer), then the redeem being undone, then
 -- bonus checks by id, then promotions by id. Writers that all take their locks in this order cannot deadlock.
+
+-- name: valid_now
+-- When a promotion or bonus check can be seen and redeemed: inside its validity window (`valid_to` exclusive).
+-- The one statement of the rule: every query here that needs it includes it, over the item's alias `item`.
+(item.valid_from IS NULL OR item.valid_from <= now()) AND (item.valid_to IS NULL OR item.valid_to > now())
+
+-- name: customer_promotions
+-- The customer's promotions valid now, oldest grant first: a member of the customer document over its row `c`
+-- (customers/queries.sql: document).
+COALESCE((
+    SELECT json_agg(json_build_object(
+               'promotion_id', item.promotion_id,
+               'promotion_type', json_build_object(
+                   'type', item.promotion_type,
+                   'value_money', item.value_money::text,
+                   'value_int', item.value_int,
+                   'value_string', item.value_string),
+               'name', item.name,
+               'description', item.description,
+               'redeemed', item.date_redeemed IS NOT NULL,
+               'date_redeemed', extract(epoch FROM item.date_redeemed)::bigint)
+           ORDER BY item.created_at, item.promotion_id)
+    FROM promotions item
+    WHERE item.customer_id = c.customer_id AND {valid_now}), '[]')
+
+-- name: customer_bonus_checks
+COALESCE((
+    SELECT json_agg(json_build_object(
+               'bonus_check_id', item.bonus_check_id,
+               'name', item.name,
+               'description', item.description,
+               'cart_amount', item.cart_amount::text,
+               'redeemed', item.date_redeemed IS NOT NULL,
+               'date_redeemed', extract(epoch FROM item.date_redeemed)::bigint)
+           ORDER BY item.created_at, item.bonus_check_id)
+    FROM bonus_checks item
+    WHERE item.customer_id = c.customer_id AND {valid_now}), '[]')
 
 -- name: upsert_promotion
 -- Granting a promotion that exists already resets it to the given state (not redeemed). Used by the demo
@@ -18,7 +55,13 @@ ON CONFLICT (promotion_id) DO UPDATE SET
     date_redeemed = NULL, consumed_order_id = NULL, consumed_at = NULL
 
 -- name: lock_customer
+-- The first lock of every change to a customer's items (this area reads the customer row, never writes it).
 SELECT customer_id FROM customers WHERE customer_id = %(customer_id)s AND erased_at IS NULL FOR NO KEY UPDATE
+
+-- name: lock_customers
+-- Several customers' rows, in id order (so that two writers locking overlapping sets cannot deadlock).
+SELECT customer_id FROM customers WHERE customer_id = ANY(%(customer_ids)s::uuid[]) ORDER BY customer_id
+FOR NO KEY UPDATE
 
 -- name: grant_promotion
 -- A new promotion, or the customer's own one replaced while it is neither redeemed nor consumed (a
@@ -66,19 +109,19 @@ RETURNING bonus_check_id
 
 -- name: lock_bonus_checks
 -- The customer's own bonus checks among the ids, locked in id order, with what a redeem needs to know.
-SELECT bonus_check_id AS item_id, date_redeemed IS NOT NULL AS redeemed, consumed_at IS NOT NULL AS consumed,
-       (valid_from IS NULL OR valid_from <= now()) AND (valid_to IS NULL OR valid_to > now()) AS valid
-FROM bonus_checks
-WHERE bonus_check_id = ANY(%(item_ids)s::text[]) AND customer_id = %(customer_id)s
-ORDER BY bonus_check_id
+SELECT item.bonus_check_id AS item_id, item.date_redeemed IS NOT NULL AS redeemed,
+       item.consumed_at IS NOT NULL AS consumed, {valid_now} AS valid
+FROM bonus_checks item
+WHERE item.bonus_check_id = ANY(%(item_ids)s::text[]) AND item.customer_id = %(customer_id)s
+ORDER BY item.bonus_check_id
 FOR UPDATE
 
 -- name: lock_promotions
-SELECT promotion_id AS item_id, date_redeemed IS NOT NULL AS redeemed, consumed_at IS NOT NULL AS consumed,
-       (valid_from IS NULL OR valid_from <= now()) AND (valid_to IS NULL OR valid_to > now()) AS valid
-FROM promotions
-WHERE promotion_id = ANY(%(item_ids)s::text[]) AND customer_id = %(customer_id)s
-ORDER BY promotion_id
+SELECT item.promotion_id AS item_id, item.date_redeemed IS NOT NULL AS redeemed,
+       item.consumed_at IS NOT NULL AS consumed, {valid_now} AS valid
+FROM promotions item
+WHERE item.promotion_id = ANY(%(item_ids)s::text[]) AND item.customer_id = %(customer_id)s
+ORDER BY item.promotion_id
 FOR UPDATE
 
 -- name: held_by_others
@@ -127,3 +170,42 @@ WITH undone AS (
 )
 UPDATE promotions SET date_redeemed = NULL
 WHERE customer_id = %(customer_id)s AND promotion_id = ANY(%(promotions)s::text[])
+
+-- name: order_consumers
+-- The customers whose items an order consumes now: the ones set_consumed locks before it releases them.
+SELECT customer_id FROM bonus_checks WHERE consumed_order_id = %(order_id)s
+UNION
+SELECT customer_id FROM promotions WHERE consumed_order_id = %(order_id)s
+
+-- name: release_promotions
+-- An order updated or cancelled gives back the promotions it no longer uses. The redeem stays: undoing it
+-- is the POS's call (DELETE /customers/<id>/redeem/<redeem_id>), which is allowed again now. An item the
+-- purchase used without a redeem (consume_* marked it redeemed) is unredeemed again.
+UPDATE promotions p SET consumed_order_id = NULL, consumed_at = NULL,
+    date_redeemed = CASE WHEN EXISTS (
+        SELECT 1 FROM redeem_items i JOIN redeems r USING (redeem_id)
+        WHERE i.kind = 'promotion' AND i.item_id = p.promotion_id AND r.undone_at IS NULL) THEN p.date_redeemed END
+WHERE consumed_order_id = %(order_id)s AND NOT (promotion_id = ANY(%(keep)s::text[]))
+
+-- name: release_bonus_checks
+UPDATE bonus_checks b SET consumed_order_id = NULL, consumed_at = NULL,
+    date_redeemed = CASE WHEN EXISTS (
+        SELECT 1 FROM redeem_items i JOIN redeems r USING (redeem_id)
+        WHERE i.kind = 'bonus_check' AND i.item_id = b.bonus_check_id AND r.undone_at IS NULL) THEN b.date_redeemed END
+WHERE consumed_order_id = %(order_id)s AND NOT (bonus_check_id = ANY(%(keep)s::text[]))
+
+-- name: consume_promotions
+-- A purchase uses the customer's promotions named on its items (one already used by another purchase stays
+-- with that one). An item used without a redeem counts as redeemed by the purchase.
+UPDATE promotions
+SET consumed_order_id = %(order_id)s, consumed_at = COALESCE(consumed_at, now()),
+    date_redeemed = COALESCE(date_redeemed, now())
+WHERE promotion_id = ANY(%(ids)s::text[]) AND customer_id = %(customer_id)s
+  AND (consumed_order_id IS NULL OR consumed_order_id = %(order_id)s)
+
+-- name: consume_bonus_checks
+UPDATE bonus_checks
+SET consumed_order_id = %(order_id)s, consumed_at = COALESCE(consumed_at, now()),
+    date_redeemed = COALESCE(date_redeemed, now())
+WHERE bonus_check_id = ANY(%(ids)s::text[]) AND customer_id = %(customer_id)s
+  AND (consumed_order_id IS NULL OR consumed_order_id = %(order_id)s)

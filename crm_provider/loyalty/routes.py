@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from .. import audit
 from ..api import ADMIN_ERRORS, SPI_ERRORS, Blueprint
-from ..customers.service import customer_uuid
-from ..db import request_conn
+from ..audit.service import trace
+from ..keys import customer_uuid
+from ..work import unit_of_work
 from . import service
 from .schemas import ITEM_ID_MAX_LENGTH, GrantedBonusCheckSchema, GrantedPromotionSchema, RedeemSchema
 
@@ -31,9 +31,9 @@ class Redeem(MethodView):
         a purchase, is outside its validity window, or is listed twice.
         """
         cid = customer_uuid(customer_id)
-        audit.note(customer_id=cid)
-        redeemed = service.redeem(request_conn(), cid, data["bonus_checks"], data["promotions"])
-        audit.note(redeem_id=redeemed["redeem_id"])
+        with unit_of_work(customer_id=cid) as work:
+            redeemed = service.redeem(work.conn, cid, data["bonus_checks"], data["promotions"], context=trace())
+            work.note(redeem_id=redeemed["redeem_id"])
         return redeemed
 
 
@@ -49,8 +49,9 @@ class UndoRedeem(MethodView):
         when it was undone already or a purchase has used one of its items since.
         """
         cid = customer_uuid(customer_id)
-        audit.note(customer_id=cid, redeem_id=redeem_id[:64])
-        return service.undo(request_conn(), cid, redeem_id)
+        with unit_of_work(customer_id=cid) as work:
+            work.note(redeem_id=redeem_id[:64])
+            return service.undo(work.conn, cid, redeem_id)
 
 
 # --- the back office ------------------------------------------------------------------------------------------
@@ -67,9 +68,9 @@ class Promotions(MethodView):
         otherwise created. An optional validity window limits when the POS sees and can redeem it.
         """
         cid = customer_uuid(customer_id)
-        audit.note(customer_id=cid)
-        promotion = service.grant(request_conn(), "promotion", cid, data)
-        audit.note(promotion_id=promotion["promotion_id"])
+        with unit_of_work(customer_id=cid, status=201) as work:
+            promotion = service.grant(work.conn, "promotion", cid, data)
+            work.note(promotion_id=promotion["promotion_id"])
         return promotion
 
 
@@ -83,8 +84,9 @@ class Promotion(MethodView):
         Only an unused one: a redeemed promotion stays while its redeem can be undone (400).
         """
         cid = customer_uuid(customer_id)
-        audit.note(customer_id=cid, promotion_id=promotion_id[:ITEM_ID_MAX_LENGTH])
-        service.withdraw(request_conn(), "promotion", cid, promotion_id)
+        with unit_of_work(customer_id=cid, status=204) as work:
+            work.note(promotion_id=promotion_id[:ITEM_ID_MAX_LENGTH])
+            service.withdraw(work.conn, "promotion", cid, promotion_id)
 
 
 @admin_blp.route("/customers/<customer_id>/bonus-checks")
@@ -99,9 +101,9 @@ class BonusChecks(MethodView):
         otherwise created. An optional validity window limits when the POS sees and can redeem it.
         """
         cid = customer_uuid(customer_id)
-        audit.note(customer_id=cid)
-        bonus_check = service.grant(request_conn(), "bonus_check", cid, data)
-        audit.note(bonus_check_id=bonus_check["bonus_check_id"])
+        with unit_of_work(customer_id=cid, status=201) as work:
+            bonus_check = service.grant(work.conn, "bonus_check", cid, data)
+            work.note(bonus_check_id=bonus_check["bonus_check_id"])
         return bonus_check
 
 
@@ -115,5 +117,6 @@ class BonusCheck(MethodView):
         Only an unused one: a redeemed bonus check stays while its redeem can be undone (400).
         """
         cid = customer_uuid(customer_id)
-        audit.note(customer_id=cid, bonus_check_id=bonus_check_id[:ITEM_ID_MAX_LENGTH])
-        service.withdraw(request_conn(), "bonus_check", cid, bonus_check_id)
+        with unit_of_work(customer_id=cid, status=204) as work:
+            work.note(bonus_check_id=bonus_check_id[:ITEM_ID_MAX_LENGTH])
+            service.withdraw(work.conn, "bonus_check", cid, bonus_check_id)

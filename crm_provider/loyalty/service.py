@@ -1,4 +1,6 @@
-"""Loyalty rules: granting and withdrawing promotions and bonus checks, all-or-nothing redeem, and undo.
+"""Loyalty rules: granting and withdrawing promotions and bonus checks, all-or-nothing redeem and undo, and
+what purchases consume. This area alone writes promotions, bonus_checks, redeems and redeem_items: the order
+feed (events/) marks items consumed through `set_consumed`.
 
 The caller's transaction makes each operation all-or-nothing (for HTTP requests: the request's unit of work,
 db.py): a refusal raises before anything is written, or rolls back what was.
@@ -7,7 +9,7 @@ Concurrency: every operation first locks the customer row, so the loyalty change
 one after another, then locks the items it touches in a fixed order (queries.sql). A redeem that waited
 for another one re-reads the items after the lock is granted (READ COMMITTED), so it sees the other's
 redeem and is refused: no lost update, and no deadlock because none of these operations locks in another
-order. (Other writers of these rows should take the customer lock first too.)
+order. `set_consumed`, the one other writer, takes the customer locks first too.
 
 Error texts name items by id and say why; ids are not personal data.
 """
@@ -18,12 +20,16 @@ import uuid
 
 from psycopg import Connection
 
+from .. import plugins
 from ..errors import BadRequest, Conflict, NotFound
 from . import store
 
 LABEL = {"bonus_check": "bonus check", "promotion": "promotion"}
 ID_FIELD = {"bonus_check": "bonus_check_id", "promotion": "promotion_id"}
 MAX_REASONS = 5  # a refusal names this many problems at most
+
+# Members of the customer document (customers/document.py), over the customer's row `c`: the items valid now.
+DOCUMENT_PARTS = {"promotions": store.Q.customer_promotions, "bonus_checks": store.Q.customer_bonus_checks}
 
 
 def _lock_customer(conn: Connection, customer_id: uuid.UUID) -> None:
@@ -82,8 +88,11 @@ def _refuse(prefix: str, reasons: list[str]):
     raise Conflict(f"{prefix}: {'; '.join(shown)}")
 
 
-def redeem(conn: Connection, customer_id: uuid.UUID, bonus_checks: list[str], promotions: list[str]) -> dict:
-    """Redeem every listed item, or none (409 naming the reasons)."""
+def redeem(conn: Connection, customer_id: uuid.UUID, bonus_checks: list[str], promotions: list[str], *,
+           context: dict | None = None) -> dict:
+    """Redeem every listed item, or none (409 naming the reasons). The configured redeem policies
+    (plugins.RedeemPolicy) may add reasons of their own; `context` is what they are told of the till (the
+    request's `store_id`, `staff_id`, `register_id`)."""
     _lock_customer(conn, customer_id)
     item_ids = {"bonus_check": bonus_checks, "promotion": promotions}
     locked = store.lock_items(conn, customer_id, item_ids)
@@ -108,6 +117,9 @@ def redeem(conn: Connection, customer_id: uuid.UUID, bonus_checks: list[str], pr
                 reasons.append(f"{label} is already redeemed")
             elif not row["valid"]:
                 reasons.append(f"{label} is outside its validity window")
+    if not reasons:
+        reasons = plugins.redeem_refusals(conn, customer_id=customer_id, bonus_checks=bonus_checks,
+                                          promotions=promotions, **(context or {}))
     if reasons:
         _refuse("Can't redeem items", reasons)
     redeem_id = uuid.uuid4().hex.upper()
@@ -133,3 +145,23 @@ def undo(conn: Connection, customer_id: uuid.UUID, redeem_id: str) -> dict:
         _refuse("Can't undo redeem", consumed)
     store.undo(conn, redeem_id, customer_id, item_ids)
     return _redeem_object(redeem_id, item_ids)
+
+
+# --- purchases ------------------------------------------------------------------------------------------------
+
+def set_consumed(conn: Connection, order_id: int, customer_id: uuid.UUID | None, bonus_checks: list[str],
+                 promotions: list[str]) -> None:
+    """Make these items of `customer_id` exactly the ones order `order_id` consumes (a purchase names them on
+    its items); no customer: the order consumes nothing. Items the order no longer names are given back. An
+    item another purchase consumed already stays with that one; another customer's item is not touched.
+
+    Locks, as redeem and undo take theirs: the customers concerned (this one and any whose items the order
+    consumed so far) in id order, then the items."""
+    holders = store.order_consumers(conn, order_id)
+    if customer_id is not None:
+        holders.add(customer_id)
+    if not holders:
+        return
+    store.lock_customers(conn, holders)
+    store.set_consumed(conn, customer_id, order_id, bonus_checks if customer_id else [],
+                       promotions if customer_id else [])

@@ -40,6 +40,27 @@ def lock_customer(conn: Connection, customer_id) -> bool:
     return conn.execute(Q.lock_customer, {"customer_id": customer_id}).fetchone() is not None
 
 
+def lock_customers(conn: Connection, customer_ids) -> None:
+    conn.execute(Q.lock_customers, {"customer_ids": sorted(customer_ids)}).fetchall()
+
+
+def order_consumers(conn: Connection, order_id: int) -> set:
+    return {row["customer_id"] for row in conn.execute(Q.order_consumers, {"order_id": order_id})}
+
+
+def set_consumed(conn: Connection, customer_id, order_id: int, bonus_check_ids: list[str],
+                 promotion_ids: list[str]) -> None:
+    """Make exactly these items (of this customer) the ones the order consumed."""
+    conn.execute(Q.release_bonus_checks, {"order_id": order_id, "keep": bonus_check_ids})
+    conn.execute(Q.release_promotions, {"order_id": order_id, "keep": promotion_ids})
+    if bonus_check_ids:
+        conn.execute(Q.consume_bonus_checks, {"order_id": order_id, "customer_id": customer_id,
+                                              "ids": bonus_check_ids})
+    if promotion_ids:
+        conn.execute(Q.consume_promotions, {"order_id": order_id, "customer_id": customer_id,
+                                            "ids": promotion_ids})
+
+
 def grant_promotion(conn: Connection, customer_id, promotion: dict) -> dict | None:
     """The stored promotion, or None when its id is taken (another customer's, or in use)."""
     return conn.execute(Q.grant_promotion, _promotion_row(customer_id, promotion)).fetchone()

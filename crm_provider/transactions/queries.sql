@@ -1,9 +1,6 @@
 -- Purchase history. Items and payments are stored in their wire shape; the columns the SPI returns are
 -- projected the same way by every query that returns a transaction.
 
--- name: customer_exists
-SELECT 1 AS found FROM customers WHERE customer_id = %(customer_id)s AND erased_at IS NULL
-
 -- name: history
 -- The customer's purchase history as the contract's JSON array (text), newest first; no row when there is no
 -- such customer. Read in the order of transactions_customer_idx: only `limit` rows, however many the customer
@@ -36,6 +33,10 @@ ON CONFLICT (order_id) DO UPDATE SET
     items = excluded.items, payments = excluded.payments, total = excluded.total, updated_at = now()
 RETURNING extract(epoch FROM date_created)::bigint AS date_created, receipt_id, order_id, order_external_id,
           store_id, store_name, currency_code, roundoff::text AS roundoff, items, payments
+
+-- name: customer_of_orders
+-- The customer of the purchase a refund returns.
+SELECT customer_id FROM transactions WHERE order_id = ANY(%(order_ids)s::bigint[]) ORDER BY order_id LIMIT 1
 
 -- name: delete_by_order_id
 DELETE FROM transactions WHERE order_id = %(order_id)s

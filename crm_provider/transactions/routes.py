@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from .. import audit
 from ..api import ADMIN_ERRORS, SPI_ERRORS, Blueprint, json_text
-from ..customers.service import customer_uuid
-from ..db import request_conn
+from ..keys import customer_uuid
+from ..work import unit_of_work
 from . import service
 from .schemas import TransactionQuerySchema, TransactionSchema
 
@@ -27,8 +26,8 @@ class Transactions(MethodView):
         The customer's transactions, newest first: the newest 100, or `limit` (1 to 1000).
         """
         cid = customer_uuid(customer_id)
-        audit.note(customer_id=cid)
-        return json_text(service.transactions(request_conn(), cid, args["limit"]))
+        with unit_of_work(customer_id=cid) as work:
+            return json_text(service.transactions(work.conn, cid, args["limit"], read=work.read))
 
 
 @admin_blp.route("/customers/<customer_id>/transactions")
@@ -43,7 +42,7 @@ class StoreTransaction(MethodView):
         it was stored for another).
         """
         cid = customer_uuid(customer_id)
-        audit.note(customer_id=cid)
-        if transaction.get("order_id") is not None:
-            audit.note(order_id=transaction["order_id"])
-        return service.store_transaction(request_conn(), cid, transaction)
+        with unit_of_work(customer_id=cid, status=201) as work:
+            if transaction.get("order_id") is not None:
+                work.note(order_id=transaction["order_id"])
+            return service.store_transaction(work.conn, cid, transaction)

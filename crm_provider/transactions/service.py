@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from psycopg import Connection
 
+from ..customers import service as customers
 from ..errors import BadRequest, NotFound
 from . import store
 
@@ -39,9 +40,9 @@ def total(transaction: dict) -> Decimal:
     return amount
 
 
-def transactions(conn: Connection, customer_id: uuid.UUID, limit: int) -> str:
+def transactions(conn: Connection, customer_id: uuid.UUID, limit: int, *, read=store.plain_read) -> str:
     """The customer's transactions, newest first, as the JSON text of the answer."""
-    history = store.history(conn, customer_id, limit)
+    history = store.history(conn, customer_id, limit, read)
     if history is None:
         raise NotFound("Customer not found")
     return history
@@ -54,7 +55,7 @@ def store_transaction(conn: Connection, customer_id: uuid.UUID, transaction: dic
     and when another customer is named the order moves to that customer (a Sitoo order has one customer).
     Returns the stored transaction in its wire shape.
     """
-    if not store.customer_exists(conn, customer_id):
+    if not customers.exists(conn, customer_id):
         raise NotFound("Customer not found")
     transaction = _compact(transaction)
     amount = total(transaction)
@@ -74,6 +75,11 @@ def store_transaction(conn: Connection, customer_id: uuid.UUID, transaction: dic
         "payments": transaction.get("payments") or [],
         "total": amount,
     })
+
+
+def customer_of_orders(conn: Connection, order_ids: list[int]) -> uuid.UUID | None:
+    """The customer of the first of these orders that is stored (the purchase a refund returns)."""
+    return store.customer_of_orders(conn, order_ids)
 
 
 def remove_by_order_id(conn: Connection, order_id: int) -> bool:

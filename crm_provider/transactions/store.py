@@ -5,19 +5,25 @@ from __future__ import annotations
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
-from .. import audit, sql
+from .. import sql
 
 Q = sql.load(__file__)
 
 
-def customer_exists(conn: Connection, customer_id) -> bool:
-    return conn.execute(Q.customer_exists, {"customer_id": customer_id}).fetchone() is not None
+def plain_read(conn: Connection, query: str, params: dict, *, status_if_none: int = 200) -> list[dict]:
+    return conn.execute(query, params).fetchall()
 
 
-def history(conn: Connection, customer_id, limit: int) -> str | None:
-    """The customer's transactions as JSON text, read with the request's audit row; None: no such customer."""
-    rows = audit.read(conn, Q.history, {"customer_id": customer_id, "limit": limit}, status_if_none=404)
+def history(conn: Connection, customer_id, limit: int, read=plain_read) -> str | None:
+    """The customer's transactions as JSON text, read through `read` (the unit of work's audits it in the same
+    statement); None: no such customer."""
+    rows = read(conn, Q.history, {"customer_id": customer_id, "limit": limit}, status_if_none=404)
     return rows[0]["document"] if rows else None
+
+
+def customer_of_orders(conn: Connection, order_ids: list[int]):
+    row = conn.execute(Q.customer_of_orders, {"order_ids": order_ids}).fetchone()
+    return row["customer_id"] if row else None
 
 
 def upsert(conn: Connection, row: dict) -> dict:

@@ -1,20 +1,10 @@
-"""Admin wire schemas: the back-office customer fields and the audit log."""
+"""The audit log on the wire (back office): the filters and the rows."""
 
 from __future__ import annotations
 
 from marshmallow import validate
 
-from ..customers.schemas import CustomerSectionSchema, CustomerStatusSchema
-from ..fields import DateTime, Dict, List, Nested, QueryInt, Schema, StrictBool, StrictInt, StrictStr
-
-
-class BackOfficeSchema(Schema):
-    """The customer fields the POS can read but not write. Absent: unchanged; null: cleared."""
-
-    status = Nested(CustomerStatusSchema, allow_none=True)
-    voucher_passwords = List(StrictStr())
-    sections = List(Nested(CustomerSectionSchema))
-    store_id_home = StrictStr(allow_none=True)
+from ..fields import DateTime, Dict, QueryInt, Schema, StrictBool, StrictInt, StrictStr
 
 
 class AuditQuerySchema(Schema):

@@ -1,4 +1,4 @@
-"""Search keys, normalised one way at write and at read.
+"""A customer's keys: its id as a URL names it, and its search keys, normalised one way at write and at read.
 
 `0701112233`, `070-111 22 33` and `+46701112233` are one mobile number (E.164, with the configured default
 region for numbers typed without a country code); `John.Doe@Example.com` is `john.doe@example.com`;
@@ -8,11 +8,22 @@ region for numbers typed without a country code); `John.Doe@Example.com` is `joh
 from __future__ import annotations
 
 import re
+import uuid
 
 import phonenumbers
 
+from .errors import NotFound
+
 KEY_TYPES = ("personal_id", "mobile", "email", "member_number", "company_id")
 _SEPARATORS = re.compile(r"[^0-9A-Za-z]")
+
+
+def customer_uuid(raw: str) -> uuid.UUID:
+    """A customer id from a URL; anything that is not a UUID names no customer."""
+    try:
+        return uuid.UUID(raw)
+    except (ValueError, TypeError):
+        raise NotFound("Customer not found") from None
 
 
 def phone(raw: str, region: str) -> str:
