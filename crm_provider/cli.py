@@ -140,15 +140,15 @@ def lookup_import(csv_file: Path, append: bool):
 @main.command()
 @click.option("--burst", is_flag=True, help="Stop when no event is waiting, instead of waiting for more.")
 def worker(burst: bool):
-    """Process the received Sitoo order events (several workers may run at once)."""
-    from .events import worker as events_worker
+    """Process the background jobs: Sitoo order events, customer hook deliveries (several workers may run at once)."""
+    from . import worker as jobs
 
     settings = _settings()
     url = _prepare_database(settings)
     log.info("worker started (concurrency %s)", settings.worker_concurrency)
     try:
-        events_worker.run(url, settings, burst=burst)
-    except RuntimeError as error:  # the Sitoo API is not configured
+        jobs.run(url, settings, burst=burst)
+    except RuntimeError as error:  # nothing is configured to do
         raise click.ClickException(str(error)) from None
 
 

@@ -155,6 +155,7 @@ class Plugins:
     sections_sql: tuple[str, ...] = ()  # of the SqlSectionsProviders
     redeem_policies: tuple[RedeemPolicy, ...] = ()
     earn_rules: tuple[EarnRule, ...] = ()
+    customer_hooks: tuple[str, ...] = ()  # names only: the worker calls them (customers/hooks.py)
     settings: Settings | None = None
 
 
@@ -167,6 +168,7 @@ def load(settings: Settings) -> Plugins:
         sections_sql=tuple(p.sections_sql for p in providers if isinstance(p, SqlSectionsProvider)),
         redeem_policies=tuple(resolve(name, RedeemPolicy) for name in settings.redeem_policies),
         earn_rules=tuple(resolve(name, EarnRule) for name in settings.earn_rules),
+        customer_hooks=settings.customer_hooks,
         settings=settings,
     )
 

@@ -1,8 +1,9 @@
 """Test fixtures: real PostgreSQL, no mocks.
 
 One database per test session (the embedded server in a temporary folder, or DATABASE_URL when set),
-migrated to head; every table emptied before each test. `spi` and `admin` are clients with the
-respective credentials; `live_server` runs the real gunicorn on 127.0.0.1.
+migrated to head; before each test, every table the database's catalogue lists is emptied (a table a fork adds
+included). `spi` and `admin` are clients with the respective credentials; `make_app` builds apps with settings
+of the test's own; `live_server` runs the real gunicorn on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -31,8 +33,7 @@ DEMO_CUSTOMER_ID = "a26d8975-3b86-43c0-9b12-a86401074770"
 SPI_USER, SPI_PASSWORD = "pos", "pos-secret"
 ADMIN_USER, ADMIN_PASSWORD = "backoffice", "admin-secret"
 EVENTS_USER, EVENTS_PASSWORD = "sitoo-events", "events-secret"
-DATA_TABLES = ("customers", "consents", "option_sections", "options", "audit_log", "person_registry",
-               "inbound_events", "order_sync_state", "procrastinate_jobs", "procrastinate_workers")  # the rest cascade
+KEPT_TABLES = ("alembic_version",)  # the schema's own bookkeeping: the only table a test never empties
 
 
 @pytest.fixture(scope="session")
@@ -61,16 +62,40 @@ def app(settings):
 
 
 @pytest.fixture
+def make_app(settings):
+    """`make_app(**changes)`: an app with the session's settings changed so; its pool is closed at the end."""
+    apps = []
+
+    def make(**changes):
+        app = create_app(replace(settings, **changes))
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.extensions["crm_db"].close()
+
+
+@pytest.fixture
 def conn(database_url):
     """A connection of the test's own, committing at the end of each `with conn.transaction()`."""
     with db.connect(database_url, autocommit=True) as conn:
         yield conn
 
 
+@pytest.fixture(scope="session")
+def data_tables(database_url) -> list[str]:
+    """Every table of the application's schema, read from the catalogue once the schema is at head."""
+    with db.connect(database_url) as conn:
+        rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                            "AND tablename <> ALL(%s) ORDER BY tablename", [list(KEPT_TABLES)]).fetchall()
+    return [row["tablename"] for row in rows]
+
+
 @pytest.fixture(autouse=True)
-def _empty_tables(database_url):
+def _empty_tables(database_url, data_tables):
     with db.connect(database_url, autocommit=True) as conn:
-        conn.execute(f"TRUNCATE {', '.join(DATA_TABLES)} RESTART IDENTITY CASCADE")
+        conn.execute(f"TRUNCATE {', '.join(data_tables)} RESTART IDENTITY CASCADE")
 
 
 def basic(user: str, password: str) -> dict:

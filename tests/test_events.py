@@ -13,11 +13,9 @@ import pytest
 
 from conftest import ADMIN_PASSWORD, ADMIN_USER, EVENTS_PASSWORD, EVENTS_USER, SPI_PASSWORD, SPI_USER, Client
 from crm_provider import db
-from crm_provider.app import create_app
-from crm_provider.config import Settings, parse_users
 from crm_provider.events import mapping, service
 from crm_provider.events.sitoo import SitooClient, SitooError, retry_after_seconds
-from crm_provider.events.worker import Backoff
+from crm_provider.worker import Backoff
 from fake_sitoo import (ACCOUNT_ID, API_ID, API_PASSWORD, SPEC_ORDER, SPEC_REFUND, SPEC_SALE, _fake_sitoo_server,  # noqa: F401
                         event, order, sitoo)
 
@@ -141,20 +139,15 @@ def test_the_webhook_has_its_own_credentials(app, events, conn):
     assert stored_events(conn) == []
 
 
-def test_the_webhook_answers_503_when_the_database_cannot_take_the_events():
+def test_the_webhook_answers_503_when_the_database_cannot_take_the_events(make_app):
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    settings = Settings(database_url=f"postgresql://crm@127.0.0.1:{port}/crm", pool_timeout=0.5,
-                        events_users=parse_users(f"{EVENTS_USER}:{EVENTS_PASSWORD}"))
-    app = create_app(settings)
-    try:
-        response = Client(app, EVENTS_USER, EVENTS_PASSWORD).post("/events", json=[_valid()])
-        assert response.status_code == 503
-        assert response.headers["Retry-After"]
-        assert response.json["statuscode"] == 503
-    finally:
-        app.extensions["crm_db"].close()
+    app = make_app(database_url=f"postgresql://crm@127.0.0.1:{port}/crm", pool_timeout=0.5)
+    response = Client(app, EVENTS_USER, EVENTS_PASSWORD).post("/events", json=[_valid()])
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    assert response.json["statuscode"] == 503
 
 
 # --- the order → transaction mapping ----------------------------------------------------------------------

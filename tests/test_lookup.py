@@ -1,13 +1,11 @@
 """Person lookup: GET /lookup_customers, the built-in `registry` provider and `crm-provider lookup import`."""
 
-import dataclasses
 
 import pytest
 import requests
 from click.testing import CliRunner
 
 from conftest import EXAMPLES, free_port, start_server, stop_server
-from crm_provider.app import create_app
 from crm_provider.cli import main
 from crm_provider.lookup import service
 
@@ -16,11 +14,9 @@ ANNA = {"personal_id": "19800101-1234", "name_first": "Anna", "name_last": "Berg
         "mobile": "070-222 33 44", "company_id": "556677-8899", "birthday": "1980-01-01", "gender": "female"}
 
 
-@pytest.fixture(scope="module")
-def registry_app(settings):
-    app = create_app(dataclasses.replace(settings, lookup_provider="registry"))
-    yield app
-    app.extensions["crm_db"].close()
+@pytest.fixture
+def registry_app(make_app):
+    return make_app(lookup_provider="registry")
 
 
 @pytest.fixture

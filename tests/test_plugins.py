@@ -64,20 +64,6 @@ class Answers:
 HTTP_LOOKUP = HttpLookupProvider("http://127.0.0.1:9/", timeout=0.3)
 
 
-@pytest.fixture(scope="module")
-def make_app(settings):
-    apps = []
-
-    def make(**overrides):
-        app = create_app(dataclasses.replace(settings, **overrides))
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        app.extensions["crm_db"].close()
-
-
 # --- configuration and resolution ---------------------------------------------------------------------------------
 
 def test_settings_default_to_the_purchases_section_and_no_lookup():
@@ -223,7 +209,7 @@ def test_a_failing_sections_provider_fails_the_response_with_its_status(make_app
 
 # --- lookup provider failures -------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def raising_client(make_app):
     return make_app(lookup_provider="test_plugins:Raises").test_client()
 
@@ -312,7 +298,7 @@ def person_service():
     server.server_close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def http_client(make_app):
     return make_app(lookup_provider="test_plugins:HTTP_LOOKUP").test_client()
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from dataclasses import replace
 
 import psycopg
 import pytest
@@ -17,25 +16,9 @@ from sqlalchemy.engine import make_url
 from conftest import ADMIN_PASSWORD, ADMIN_USER, DEMO_CUSTOMER_ID, SPI_PASSWORD, SPI_USER, EXAMPLES, Client, basic
 from conftest import free_port, start_server, stop_server
 from crm_provider import db, metrics, migrate
-from crm_provider.app import create_app
 from crm_provider.config import DEFAULT_RATE_LIMIT, Settings, parse_users
 
 METRICS_USER, METRICS_PASSWORD = "prometheus", "metrics-secret"
-
-
-@pytest.fixture
-def make_app(settings):
-    """Apps with settings of the test's own; their pools are closed at the end."""
-    apps = []
-
-    def make(**changes):
-        app = create_app(replace(settings, **changes))
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        app.extensions["crm_db"].close()
 
 
 @pytest.fixture

@@ -103,3 +103,30 @@ UPDATE customers SET
     status_color = %(status_color)s, status_text = %(status_text)s, voucher_passwords = %(voucher_passwords)s,
     sections = %(sections)s, store_id_home = %(store_id_home)s, updated_at = now(), version = version + 1
 WHERE customer_id = %(customer_id)s
+
+-- name: record_event
+-- A customer event for the customer hooks (hooks.py), and its delivery job, in the transaction of the change.
+-- The lock `customer:<id>` makes the worker deliver the events of one customer one at a time, in order.
+WITH event AS (
+    INSERT INTO customer_events (customer_id, kind, detail) VALUES (%(customer_id)s, %(kind)s, %(detail)s)
+    RETURNING event_id
+)
+SELECT event_id, procrastinate_defer_jobs_v1(ARRAY[
+           ROW(%(queue)s, %(task)s, 0, 'customer:' || %(customer_id)s::text, NULL,
+               jsonb_build_object('event_id', event_id), NULL)::procrastinate_job_to_defer_v1]) AS job_ids
+FROM event
+
+-- name: get_event
+SELECT event_id::text, kind, customer_id::text, detail, occurred_at FROM customer_events
+WHERE event_id = %(event_id)s
+
+-- name: delivered_hooks
+SELECT hook FROM customer_event_deliveries WHERE event_id = %(event_id)s AND status = 'delivered'
+
+-- name: record_delivery
+-- A hook's attempt at an event: delivered, or failed (`last_error` the kind of failure, never a message).
+INSERT INTO customer_event_deliveries (event_id, hook, status, last_error)
+VALUES (%(event_id)s, %(hook)s, %(status)s, %(error)s)
+ON CONFLICT (event_id, hook) DO UPDATE SET
+    status = excluded.status, last_error = excluded.last_error,
+    attempts = customer_event_deliveries.attempts + 1, updated_at = now()

@@ -24,6 +24,9 @@ from .schemas import BackOfficeSchema, CustomerSchema
 PROFILE_FIELDS = tuple(name for name, field in CustomerSchema().fields.items()
                        if not field.dump_only and name not in ("consents", "additional_options", "store_id_home"))
 BACK_OFFICE_FIELDS = tuple(BackOfficeSchema().fields)
+# The customer hooks' outbox (hooks.py): what happens to a customer, delivered by the worker on this queue.
+HOOK_QUEUE, HOOK_TASK = "customer-hooks", "deliver_customer_event"
+EVENT_KINDS = ("created", "updated", "merged", "erased")
 
 
 def _normalised(profile: dict, region: str) -> dict:
@@ -43,6 +46,17 @@ def _normalised(profile: dict, region: str) -> dict:
             raise BadRequest(f"{field}: Must contain letters or digits.")
     row["accepts_communication"] = list(dict.fromkeys(row.get("accepts_communication") or []))
     return row
+
+
+def record_event(conn: Connection, kind: str, customer_id: uuid.UUID, **detail) -> str | None:
+    """Queue `kind` of the customer for the customer hooks, in the caller's transaction (committed with the
+    change, or not at all); its event id, or None when no hook is configured. `detail`: ids only (a merge
+    names `merged_customer_id`)."""
+    if kind not in EVENT_KINDS:
+        raise ValueError(f"unknown customer event {kind!r}")
+    if not plugins.active().customer_hooks:
+        return None
+    return store.record_event(conn, HOOK_QUEUE, HOOK_TASK, customer_id, kind, {k: str(v) for k, v in detail.items()})
 
 
 def _statements() -> dict[str, str]:
@@ -76,6 +90,11 @@ def get(conn: Connection, customer_id: uuid.UUID, *, read=store.plain_read) -> s
     return to_wire(conn, row)
 
 
+def customer_document(conn: Connection, customer_id: uuid.UUID) -> dict:
+    """The customer as the SPI shows it, as an object (for the worker, outside any request)."""
+    return json.loads(get(conn, customer_id))
+
+
 def exists(conn: Connection, customer_id: uuid.UUID) -> bool:
     """A live (not erased) customer has this id."""
     return store.exists(conn, customer_id)
@@ -97,6 +116,7 @@ def create(conn: Connection, data: dict, region: str,
         row["member_number"] = store.next_member_number(conn)
     customer_id = store.insert(conn, row)
     catalog.set_choices(conn, customer_id, data.get("consents") or [], data.get("additional_options") or [])
+    record_event(conn, "created", customer_id)
     return customer_id, get(conn, customer_id)
 
 
@@ -113,6 +133,7 @@ def update(conn: Connection, customer_id: uuid.UUID, data: dict, region: str) ->
     catalog.set_choices(conn, customer_id,
                         data["consents"] or [] if "consents" in data else None,
                         data["additional_options"] or [] if "additional_options" in data else None)
+    record_event(conn, "updated", customer_id)
     return get(conn, customer_id)
 
 
@@ -130,4 +151,5 @@ def set_back_office(conn: Connection, customer_id: uuid.UUID, data: dict) -> str
         "sections": data.get("sections", current["sections"]) or [],
         "store_id_home": data.get("store_id_home", current["store_id_home"]),
     })
+    record_event(conn, "updated", customer_id)
     return get(conn, customer_id)

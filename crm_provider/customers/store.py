@@ -96,3 +96,21 @@ def update(conn: Connection, customer_id, row: dict) -> None:
 
 def update_back_office(conn: Connection, customer_id, row: dict) -> None:
     conn.execute(Q.update_back_office, {**row, "sections": Jsonb(row["sections"]), "customer_id": customer_id})
+
+
+def record_event(conn: Connection, queue: str, task: str, customer_id, kind: str, detail: dict | None) -> str:
+    row = conn.execute(Q.record_event, {"queue": queue, "task": task, "customer_id": customer_id, "kind": kind,
+                                        "detail": Jsonb(detail) if detail else None}).fetchone()
+    return str(row["event_id"])
+
+
+def get_event(conn: Connection, event_id) -> dict | None:
+    return conn.execute(Q.get_event, {"event_id": event_id}).fetchone()
+
+
+def delivered_hooks(conn: Connection, event_id) -> set[str]:
+    return {row["hook"] for row in conn.execute(Q.delivered_hooks, {"event_id": event_id})}
+
+
+def record_delivery(conn: Connection, event_id, hook: str, status: str, error: str | None = None) -> None:
+    conn.execute(Q.record_delivery, {"event_id": event_id, "hook": hook, "status": status, "error": error})

@@ -166,7 +166,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute(
         """
-        DROP VIEW customer_documents;
+        DROP VIEW IF EXISTS customer_documents;  -- 0006 dropped it
         DROP TABLE person_registry, transactions, redeem_items, redeems, bonus_checks, promotions;
         """
     )
