@@ -7,7 +7,7 @@
   it out when it may be dead (`_check_if_suspect`), and never makes a request wait longer than CRM_POOL_TIMEOUT: then the answer is a 503. A lost
   server is retried in short rounds (`reconnect_timeout`), so the first requests after PostgreSQL is back
   find a connection instead of waiting out a long back-off.
-- Each HTTP request is one unit of work on one connection: work.py.
+- Each HTTP request is one unit of work on one connection: audit/work.py.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ class Database:
                 # An unreachable host (no refusal, just silence) ties up a pool worker only this long.
                 "connect_timeout": max(2, round(s.pool_timeout)),
                 # synchronous_commit is off for what reads write (their audit rows) and switched back on by
-                # every transaction that changes data (BEGIN_DURABLE, work.py).
+                # every transaction that changes data (BEGIN_DURABLE, audit/work.py).
                 "options": f"-c TimeZone=UTC -c statement_timeout={s.statement_timeout_ms} "
                            f"-c lock_timeout={s.statement_timeout_ms} -c synchronous_commit=off",
             },

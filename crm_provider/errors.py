@@ -101,7 +101,7 @@ def is_database_unavailable(error: BaseException) -> bool:
 
 def status_of(error: BaseException) -> int:
     """The status `error` is answered with, by the handlers init_app registers (for the audit row of a unit of
-    work that ends with it, work.py)."""
+    work that ends with it, audit/work.py)."""
     if isinstance(error, CrmError):
         return error.status
     if isinstance(error, HTTPException):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask.views import MethodView
 
 from ..api import ADMIN_ERRORS, SPI_ERRORS, Blueprint
-from ..work import unit_of_work
+from ..audit.work import unit_of_work
 from . import service
 from .schemas import AdditionalOptionsSectionSchema, ConsentSchema
 

@@ -2,7 +2,7 @@
 ask of a customer (`exists`, `id_by_member_number`).
 
 Every search key is stored normalised (keys.py) so that a search finds what a write stored. The caller's
-transaction makes each operation all-or-nothing (for HTTP requests: the request's unit of work, work.py).
+transaction makes each operation all-or-nothing (for HTTP requests: the request's unit of work, audit/work.py).
 Reads take the `read` that runs their statement (the unit of work's, which audits it in the same statement).
 """
 

@@ -1,7 +1,7 @@
 """Customer storage: thin functions over the named queries in queries.sql. No transactions here.
 
 Reads return each customer's JSON document as text, as PostgreSQL built it (document.py composes the
-statements). They run through the `read` they are given: the unit of work's (work.py), which writes a
+statements). They run through the `read` they are given: the unit of work's (audit/work.py), which writes a
 GET's audit row in the same statement, or a plain query.
 """
 

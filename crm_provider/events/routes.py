@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 
 from ..api import Blueprint
-from ..work import unit_of_work
+from ..audit.work import unit_of_work
 from . import service
 from .schemas import AckSchema, EventCountSchema, EventSchema
 

@@ -6,7 +6,7 @@ from flask.views import MethodView
 
 from .. import plugins
 from ..api import SPI_ERRORS, Blueprint
-from ..work import unit_of_work
+from ..audit.work import unit_of_work
 from . import service
 from .schemas import LookupCustomerSchema, SearchArgsSchema
 

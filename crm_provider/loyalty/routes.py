@@ -7,7 +7,7 @@ from flask.views import MethodView
 from ..api import ADMIN_ERRORS, SPI_ERRORS, Blueprint
 from ..audit.service import trace
 from ..keys import customer_uuid
-from ..work import unit_of_work
+from ..audit.work import unit_of_work
 from . import service
 from .schemas import ITEM_ID_MAX_LENGTH, GrantedBonusCheckSchema, GrantedPromotionSchema, RedeemSchema
 

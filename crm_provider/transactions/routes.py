@@ -6,7 +6,7 @@ from flask.views import MethodView
 
 from ..api import ADMIN_ERRORS, SPI_ERRORS, Blueprint, json_text
 from ..keys import customer_uuid
-from ..work import unit_of_work
+from ..audit.work import unit_of_work
 from . import service
 from .schemas import TransactionQuerySchema, TransactionSchema
 

@@ -35,10 +35,10 @@ from typing import Iterator
 import psycopg
 from flask import g, request
 
-from . import errors
-from .audit import service as audit
-from .audit import store as audit_store
-from .db import BEGIN_DURABLE, READ_METHODS, get_db
+from .. import errors
+from ..db import BEGIN_DURABLE, READ_METHODS, get_db
+from . import service as audit
+from . import store as audit_store
 
 log = logging.getLogger(__name__)
 IDLE = psycopg.pq.TransactionStatus.IDLE
