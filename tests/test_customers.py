@@ -84,13 +84,18 @@ def test_search_with_missing_or_unknown_key_type_or_key_is_400(spi, demo_data, q
     assert "key" in response.json["errortext"]
 
 
-def test_company_id_search_returns_one_customer_even_when_shared(spi, catalogues):
+def test_company_id_search_returns_the_most_recently_updated_of_a_shared_company(spi, catalogues):
     first = create(spi)
     second = create(spi, email="other@example.com", mobile="0703334455", personal_id="19900101-0000",
                     name_first="Other")
-    found = spi.get("/customers", query_string={"key_type": "company_id", "key": "556677-8899"}).json
-    assert len(found) == 1
-    assert found[0]["customer_id"] in (first["customer_id"], second["customer_id"])
+
+    def found() -> list[str]:
+        return [c["customer_id"] for c in
+                spi.get("/customers", query_string={"key_type": "company_id", "key": "556677-8899"}).json]
+
+    assert found() == [second["customer_id"]]  # created last
+    assert spi.put(f"/customers/{first['customer_id']}", json={"name_first": "First"}).status_code == 200
+    assert found() == [first["customer_id"]]  # updated since
 
 
 def test_search_uses_the_configured_default_region(app, spi, catalogues):
