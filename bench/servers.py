@@ -28,8 +28,9 @@ class Server:
     """A gunicorn arbiter started as a subprocess; its output goes to `log` (a pipe nobody reads could
     fill up and stall it under load)."""
 
-    def __init__(self, command: list[str], env: dict, ready_path: str, log: Path):
+    def __init__(self, command: list[str], env: dict, ready_path: str, log: Path, cwd: Path = ROOT):
         self.port = free_port()
+        self.cwd = cwd
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.command = command
         self.env = {**os.environ, **env, "HOST": "127.0.0.1", "PORT": str(self.port)}
@@ -46,7 +47,7 @@ class Server:
 
     def start(self, timeout: float = 60.0) -> None:
         with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(self.command, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(self.command, env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -1,0 +1,133 @@
+"""Old code against new: the service at another git revision and the service of this working tree, served side
+by side on one seeded database and measured interleaved, so that both see the same machine at the same time.
+
+    python -m bench.compare --rev HEAD~5 [--size 100000] [--rounds 5] [--duration 5] [--connections 16]
+
+Both run exactly as production does (gunicorn, crm_provider/gunicorn_conf.py of their own revision, the
+environment's defaults: the Purchases section on). The database is migrated by this tree; the other revision
+must read this schema, as every release reads the schema of the next (migrations stay backward compatible).
+Each round measures every operation on the old server, then on the new one, then the next operation, and the
+order of the two flips every round. The figure is, per operation, the median over the rounds of new ÷ old
+requests/s. Results go to bench/results-compare.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import base64
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from crm_provider import db, migrate
+
+from . import drivers, seed, servers
+from .operations import OPERATIONS
+from .run import ADMIN_USERS, ROOT, SPI_PASSWORD, SPI_USER, commit, machine
+
+DEFAULT_OPERATIONS = "search member_number,search mobile,search email,search personal_id,search company_id,get"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.compare", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rev", required=True, help="the git revision to compare this working tree with")
+    parser.add_argument("--size", type=int, default=100_000, help="customers to seed (default 100000)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per measurement (default 5)")
+    parser.add_argument("--warmup", type=int, default=1, help="unmeasured seconds before each (default 1)")
+    parser.add_argument("--connections", type=int, default=16, help="concurrent connections (default 16)")
+    parser.add_argument("--operations", default=DEFAULT_OPERATIONS, help=f"comma-separated (default {DEFAULT_OPERATIONS})")
+    parser.add_argument("--driver", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results-compare.md")
+    return parser.parse_args(argv)
+
+
+def export(rev: str, into: Path) -> str:
+    """The package `crm_provider` as it is at `rev`, written into `into`; the revision's short hash."""
+    into.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", rev, "crm_provider"], cwd=ROOT, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return subprocess.run(["git", "rev-parse", "--short", rev], cwd=ROOT, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def service(source: Path, url: str, log: Path) -> servers.Server:
+    """gunicorn serving crm_provider from `source` (a checkout's root): its code, its gunicorn settings."""
+    env = {"DATABASE_URL": url, "CRM_SPI_USERS": f"{SPI_USER}:{SPI_PASSWORD}", "CRM_ADMIN_USERS": ADMIN_USERS,
+           "CRM_RATE_LIMIT": servers.RATE_LIMIT, "PYTHONPATH": str(source)}
+    command = [sys.executable, "-m", "gunicorn", "-c", "python:crm_provider.gunicorn_conf", "crm_provider.wsgi:app"]
+    return servers.Server(command, env, "/openapi.json", log, cwd=source)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    wanted = [name.strip() for name in args.operations.split(",") if name.strip()]
+    operations = [op for op in OPERATIONS if op.name in wanted]
+    if len(operations) != len(wanted):
+        raise SystemExit(f"unknown operation in --operations; they are: {', '.join(op.name for op in OPERATIONS)}")
+    driver = drivers.choose(args.driver, install=True)
+    work_dir = Path(tempfile.mkdtemp(prefix="crm-compare-"))
+    atexit.register(shutil.rmtree, work_dir, True)
+    old_hash = export(args.rev, work_dir / "old")
+    url = db.start_embedded(work_dir / "postgres")
+    migrate.upgrade(url)
+    print(f"seeding {args.size:,} customers ...", flush=True)
+    seeded = seed.seed(url, args.size, work_dir / "keys")
+    authorization = "Basic " + base64.b64encode(f"{SPI_USER}:{SPI_PASSWORD}".encode()).decode()
+    ratios: dict[str, list[float]] = {op.name: [] for op in operations}
+    rows = []
+    with service(work_dir / "old", url, work_dir / "old.log") as old, service(ROOT, url, work_dir / "new.log") as new:
+        for round_number in range(args.rounds):
+            order = [("old", old), ("new", new)] if round_number % 2 == 0 else [("new", new), ("old", old)]
+            for operation in operations:
+                rps = {}
+                for label, server in order:
+                    run = drivers.Run(operation, server.base_url, args.connections, args.duration, seeded.keys_dir,
+                                      authorization)
+                    if args.warmup:
+                        driver.run(drivers.Run(operation, server.base_url, args.connections, args.warmup,
+                                               seeded.keys_dir, authorization))
+                    result = driver.run(run)
+                    if result.flagged:
+                        raise SystemExit(f"{label} {operation.name}: {result.errors} errors, e.g. {result.sample}")
+                    rps[label] = result.rps
+                ratio = rps["new"] / rps["old"]
+                ratios[operation.name].append(ratio)
+                rows.append((round_number + 1, operation.name, rps["old"], rps["new"], ratio))
+                print(f"  round {round_number + 1} {operation.name:<22} old {rps['old']:7.1f}  new {rps['new']:7.1f}"
+                      f"  new/old {ratio:.3f}", flush=True)
+    report = render(args, driver, old_hash, seeded, ratios, rows)
+    args.output.write_text(report, encoding="utf-8")
+    print("\n" + report + f"\n(written to {args.output})")
+    return 0
+
+
+def render(args, driver, old_hash: str, seeded, ratios: dict[str, list[float]], rows: list[tuple]) -> str:
+    host = machine()
+    lines = [
+        "# crm-provider: old code against new, interleaved",
+        "",
+        f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} · old: {args.rev} ({old_hash}) · new: the working "
+        f"tree at {commit()}",
+        f"- machine: {host['nproc']} CPUs ({host['cpu']}), load average at start {' / '.join(map(str, host['load_average']))}",
+        f"- {args.size:,} customers (seeded in {seeded.seconds:.1f} s); {args.connections} connections; "
+        f"{args.rounds} rounds of {args.duration} s per operation and server after {args.warmup} s of warm-up; "
+        f"driver: {driver.version}",
+        "",
+        "| operation | median new ÷ old | min | max |",
+        "|---|--:|--:|--:|",
+    ]
+    for name, values in ratios.items():
+        lines.append(f"| {name} | {statistics.median(values):.3f} | {min(values):.3f} | {max(values):.3f} |")
+    lines += ["", "| round | operation | old req/s | new req/s | new ÷ old |", "|--:|---|--:|--:|--:|"]
+    lines += [f"| {n} | {name} | {o:.1f} | {w:.1f} | {r:.3f} |" for n, name, o, w, r in rows]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
