@@ -70,7 +70,7 @@ class SectionsProvider(Protocol):
 @runtime_checkable
 class SqlSectionsProvider(Protocol):
     """A sections provider that is a query: PostgreSQL builds its sections inside the customer's own read
-    (customers/store.py), so it costs no round trip and no Python. `sections_sql` is a scalar subquery over
+    (customers/document.py), so it costs no round trip and no Python. `sections_sql` is a scalar subquery over
     the customer's row, `w` (`w.customer_id`), giving a JSON array of CustomerSection objects, or NULL for
     none. It takes no parameters, and a literal `%` is written `%%` (the read it joins has parameters). Its
     sections come before those of the other providers."""

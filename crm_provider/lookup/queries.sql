@@ -1,5 +1,5 @@
 -- The person registry: public person records behind the built-in lookup provider `registry`. Keys are
--- stored normalised the customers' way (customers/keys.py); when a key matches several records, the one
+-- stored normalised the customers' way (keys.py); when a key matches several records, the one
 -- imported last answers.
 
 -- name: find_by_personal_id

@@ -1,7 +1,7 @@
 """Person lookup: asking the configured lookup provider, and the built-in one, the person registry.
 
 The registry holds public person records, filled from CSV files (`crm-provider lookup import`). Its keys are
-normalised the way customer keys are (customers/keys.py), so `0701112233` finds `+46701112233` in both.
+normalised the way customer keys are (keys.py), so `0701112233` finds `+46701112233` in both.
 """
 
 from __future__ import annotations

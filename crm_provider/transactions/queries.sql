@@ -43,7 +43,7 @@ DELETE FROM transactions WHERE order_id = %(order_id)s
 
 -- name: purchases_sections
 -- The built-in sections provider `purchases` (service.PurchasesSections), a plugins.SqlSectionsProvider: an
--- expression over the customer's read (`w.customer_id`, customers/store.py). A "Purchases" section with the
+-- expression over the customer's read (`w.customer_id`, customers/document.py). A "Purchases" section with the
 -- number of transactions and one money total per currency (the currency of the latest purchase first); NULL,
 -- no section, for a customer without transactions. Reads only this customer's rows (transactions_customer_idx).
 SELECT json_build_array(json_build_object(
