@@ -2,6 +2,7 @@
 by side on one seeded database and measured interleaved, so that both see the same machine at the same time.
 
     python -m bench.compare --rev HEAD~5 [--size 100000] [--rounds 5] [--duration 5] [--connections 16]
+                            [--in-process 3000]
 
 Both run exactly as production does (gunicorn, crm_provider/gunicorn_conf.py of their own revision, the
 environment's defaults: the Purchases section on). The database is migrated by this tree; the other revision
@@ -9,6 +10,12 @@ must read this schema, as every release reads the schema of the next (migrations
 Each round measures every operation on the old server, then on the new one, then the next operation, and the
 order of the two flips every round. The figure is, per operation, the median over the rounds of new ÷ old
 requests/s. Results go to bench/results-compare.md.
+
+On a shared machine one round of wrk can move by a fifth either way. `--in-process N` adds a steadier
+measure: each round, a process of each revision (in flipped order) makes N requests of each operation one
+after another through Flask's test client against the same database, and reports its own CPU time and the
+wall time per request: the service's Python work, and that plus the database's answer, without HTTP, the
+driver or the other server competing for the cores.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ from __future__ import annotations
 import argparse
 import atexit
 import base64
+import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -36,6 +45,8 @@ DEFAULT_OPERATIONS = "search member_number,search mobile,search email,search per
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.compare", description=__doc__.split("\n\n")[0])
     parser.add_argument("--rev", required=True, help="the git revision to compare this working tree with")
+    parser.add_argument("--new-rev", help="compare with this revision instead of the working tree (so that the "
+                                          "tree can change while the bench runs)")
     parser.add_argument("--size", type=int, default=100_000, help="customers to seed (default 100000)")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
     parser.add_argument("--duration", type=int, default=5, help="seconds per measurement (default 5)")
@@ -43,6 +54,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections (default 16)")
     parser.add_argument("--operations", default=DEFAULT_OPERATIONS, help=f"comma-separated (default {DEFAULT_OPERATIONS})")
     parser.add_argument("--driver", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument("--in-process", type=int, default=0, metavar="N",
+                        help="also N requests per operation and round through the test client (default: none)")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results-compare.md")
     return parser.parse_args(argv)
 
@@ -64,6 +77,41 @@ def service(source: Path, url: str, log: Path) -> servers.Server:
     return servers.Server(command, env, "/openapi.json", log, cwd=source)
 
 
+# Run by `python -c` in a process of either revision: N requests of each operation through the test client.
+IN_PROCESS = """
+import base64, json, os, sys, time
+from crm_provider.app import create_app
+from crm_provider.config import Settings
+app = create_app(Settings.from_env())
+client = app.test_client()
+headers = {"Authorization": "Basic " + base64.b64encode(os.environ["BENCH_CREDENTIAL"].encode()).decode()}
+n, out = int(os.environ["BENCH_N"]), {}
+for name, path, keys_file in json.loads(os.environ["BENCH_OPERATIONS"]):
+    keys = [line.strip() for line in open(keys_file) if line.strip()]
+    for i in range(200):
+        client.get(path.format(key=keys[-1 - i % len(keys)]), headers=headers)
+    wall, cpu = time.perf_counter(), time.process_time()
+    for i in range(n):
+        response = client.get(path.format(key=keys[i % len(keys)]), headers=headers)
+        assert response.status_code == 200, response.status_code
+    out[name] = {"wall_us": (time.perf_counter() - wall) / n * 1e6, "cpu_us": (time.process_time() - cpu) / n * 1e6}
+print(json.dumps(out))
+"""
+PATHS = {"get": "/customers/{key}", **{f"search {k}": f"/customers?key_type={k}&key={{key}}" for k in
+                                         ("member_number", "mobile", "email", "personal_id", "company_id")}}
+
+
+def in_process(source: Path, url: str, operations, keys_dir: Path, n: int) -> dict:
+    env = {**os.environ, "DATABASE_URL": url, "CRM_SPI_USERS": f"{SPI_USER}:{SPI_PASSWORD}", "CRM_RATE_LIMIT":
+           servers.RATE_LIMIT, "PYTHONPATH": str(source), "LOG_LEVEL": "WARNING", "BENCH_N": str(n),
+           "BENCH_CREDENTIAL": f"{SPI_USER}:{SPI_PASSWORD}", "BENCH_OPERATIONS": json.dumps(
+               [(op.name, PATHS[op.name], str(keys_dir / f"{op.keys}.txt")) for op in operations])}
+    done = subprocess.run([sys.executable, "-c", IN_PROCESS], cwd=source, env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"in-process run failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     wanted = [name.strip() for name in args.operations.split(",") if name.strip()]
@@ -71,9 +119,14 @@ def main(argv=None) -> int:
     if len(operations) != len(wanted):
         raise SystemExit(f"unknown operation in --operations; they are: {', '.join(op.name for op in OPERATIONS)}")
     driver = drivers.choose(args.driver, install=True)
+    load_at_start = machine()["load_average"]
     work_dir = Path(tempfile.mkdtemp(prefix="crm-compare-"))
     atexit.register(shutil.rmtree, work_dir, True)
     old_hash = export(args.rev, work_dir / "old")
+    new_source, new_label = ROOT, f"the working tree at {commit()}"
+    if args.new_rev:
+        new_source = work_dir / "new"
+        new_label = f"{args.new_rev} ({export(args.new_rev, new_source)})"
     url = db.start_embedded(work_dir / "postgres")
     migrate.upgrade(url)
     print(f"seeding {args.size:,} customers ...", flush=True)
@@ -81,7 +134,7 @@ def main(argv=None) -> int:
     authorization = "Basic " + base64.b64encode(f"{SPI_USER}:{SPI_PASSWORD}".encode()).decode()
     ratios: dict[str, list[float]] = {op.name: [] for op in operations}
     rows = []
-    with service(work_dir / "old", url, work_dir / "old.log") as old, service(ROOT, url, work_dir / "new.log") as new:
+    with service(work_dir / "old", url, work_dir / "old.log") as old, service(new_source, url, work_dir / "new.log") as new:
         for round_number in range(args.rounds):
             order = [("old", old), ("new", new)] if round_number % 2 == 0 else [("new", new), ("old", old)]
             for operation in operations:
@@ -101,20 +154,31 @@ def main(argv=None) -> int:
                 rows.append((round_number + 1, operation.name, rps["old"], rps["new"], ratio))
                 print(f"  round {round_number + 1} {operation.name:<22} old {rps['old']:7.1f}  new {rps['new']:7.1f}"
                       f"  new/old {ratio:.3f}", flush=True)
-    report = render(args, driver, old_hash, seeded, ratios, rows)
+    steady = []
+    for round_number in range(args.rounds if args.in_process else 0):
+        sources = [("old", work_dir / "old"), ("new", new_source)]
+        measured = {label: in_process(source, url, operations, seeded.keys_dir, args.in_process)
+                    for label, source in (sources if round_number % 2 == 0 else sources[::-1])}
+        steady.append(measured)
+        for name in ratios:
+            old_run, new_run = measured["old"][name], measured["new"][name]
+            print(f"  in process, round {round_number + 1} {name:<22} cpu µs old {old_run['cpu_us']:6.0f} new "
+                  f"{new_run['cpu_us']:6.0f}  wall µs old {old_run['wall_us']:6.0f} new {new_run['wall_us']:6.0f}",
+                  flush=True)
+    report = render(args, driver, old_hash, new_label, seeded, ratios, rows, steady, load_at_start)
     args.output.write_text(report, encoding="utf-8")
     print("\n" + report + f"\n(written to {args.output})")
     return 0
 
 
-def render(args, driver, old_hash: str, seeded, ratios: dict[str, list[float]], rows: list[tuple]) -> str:
+def render(args, driver, old_hash: str, new_label: str, seeded, ratios: dict[str, list[float]], rows: list[tuple],
+           steady: list[dict], load_at_start: list[float]) -> str:
     host = machine()
     lines = [
         "# crm-provider: old code against new, interleaved",
         "",
-        f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} · old: {args.rev} ({old_hash}) · new: the working "
-        f"tree at {commit()}",
-        f"- machine: {host['nproc']} CPUs ({host['cpu']}), load average at start {' / '.join(map(str, host['load_average']))}",
+        f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} · old: {args.rev} ({old_hash}) · new: {new_label}",
+        f"- machine: {host['nproc']} CPUs ({host['cpu']}), load average at start {' / '.join(map(str, load_at_start))}",
         f"- {args.size:,} customers (seeded in {seeded.seconds:.1f} s); {args.connections} connections; "
         f"{args.rounds} rounds of {args.duration} s per operation and server after {args.warmup} s of warm-up; "
         f"driver: {driver.version}",
@@ -124,6 +188,19 @@ def render(args, driver, old_hash: str, seeded, ratios: dict[str, list[float]], 
     ]
     for name, values in ratios.items():
         lines.append(f"| {name} | {statistics.median(values):.3f} | {min(values):.3f} | {max(values):.3f} |")
+    if steady:
+        lines += ["", f"In process ({args.in_process} requests per operation and round, one after another, through the "
+                  "test client; medians over the rounds; old ÷ new of the time per request, so that above 1 is new "
+                  "faster, as for req/s):", "",
+                  "| operation | CPU µs/request old · new | old ÷ new (CPU) | wall µs/request old · new | old ÷ new (wall) |",
+                  "|---|--:|--:|--:|--:|"]
+        for name in ratios:
+            cpu = [(r["old"][name]["cpu_us"], r["new"][name]["cpu_us"]) for r in steady]
+            wall = [(r["old"][name]["wall_us"], r["new"][name]["wall_us"]) for r in steady]
+            lines.append(
+                f"| {name} | {statistics.median(o for o, _ in cpu):.0f} · {statistics.median(n for _, n in cpu):.0f} | "
+                f"{statistics.median(o / n for o, n in cpu):.3f} | {statistics.median(o for o, _ in wall):.0f} · "
+                f"{statistics.median(n for _, n in wall):.0f} | {statistics.median(o / n for o, n in wall):.3f} |")
     lines += ["", "| round | operation | old req/s | new req/s | new ÷ old |", "|--:|---|--:|--:|--:|"]
     lines += [f"| {n} | {name} | {o:.1f} | {w:.1f} | {r:.3f} |" for n, name, o, w, r in rows]
     return "\n".join(lines) + "\n"

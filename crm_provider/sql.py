@@ -14,12 +14,16 @@ that composes the statement further (customers/document.py).
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from types import SimpleNamespace
 
+import psycopg
+
 _NAME = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
 _INCLUDE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+_PLACEHOLDER = re.compile(r"%%|%\(([A-Za-z_][A-Za-z0-9_]*)\)s|%")
 
 
 def parse(text: str) -> dict[str, str]:
@@ -55,3 +59,32 @@ def fill(query: str, parts: dict[str, str]) -> str:
     if left:
         raise ValueError(f"no SQL for {', '.join(sorted(set(left)))}")
     return filled
+
+
+@functools.cache
+def native(query: str) -> tuple[bytes, tuple[str, ...]]:
+    """`query`, its `%(name)s` placeholders turned into PostgreSQL's own (`$1`, a name used twice is one
+    number) and `%%` into `%`, as bytes; and the names in the order of their numbers. Done once per query."""
+    names: list[str] = []
+
+    def placeholder(match: re.Match) -> str:
+        if match.group(0) == "%%":
+            return "%"
+        name = match.group(1)
+        if name is None:
+            raise ValueError(f"a lone % at {match.start()}: write a literal % as %%")
+        if name not in names:
+            names.append(name)
+        return f"${names.index(name) + 1}"
+
+    return _PLACEHOLDER.sub(placeholder, query).encode(), tuple(names)
+
+
+def execute(conn: psycopg.Connection, query: str, params: dict) -> psycopg.Cursor:
+    """`conn.execute(query, params)` for the long composed statements of the hot path (a customer read is
+    about 6 kB of SQL). psycopg converts its placeholders on every execution of a statement over 4 kB
+    (shorter ones it caches): measured, 70 µs of a search's CPU. Here the conversion is done once (`native`)
+    and the statement runs on psycopg's RawCursor, which takes PostgreSQL's placeholders as they are."""
+    text, names = native(query)
+    cursor = psycopg.RawCursor(conn, row_factory=conn.row_factory)
+    return cursor.execute(text, [params[name] for name in names])

@@ -9,7 +9,7 @@ import pytest
 from conftest import ADMIN_PASSWORD, ADMIN_USER, DEMO_CUSTOMER_ID, SPI_PASSWORD, SPI_USER, basic
 from crm_provider import errors
 
-ORIGINAL_EXECUTE = psycopg.Connection.execute
+ORIGINAL_EXECUTE = psycopg.Cursor.execute  # every statement, whichever cursor runs it
 
 SEARCH = "/customers?key_type=member_number&key=10012"
 
@@ -84,8 +84,9 @@ def test_each_spi_request_writes_one_audit_row_with_decoded_headers(spi, demo_da
 
 def test_a_read_writes_its_one_row_in_its_own_statement(app, spi, demo_data, conn, monkeypatch):
     statements = []
-    monkeypatch.setattr(psycopg.Connection, "execute", lambda self, query, *args, **kwargs: (
-        statements.append(query), ORIGINAL_EXECUTE(self, query, *args, **kwargs))[1])
+    monkeypatch.setattr(psycopg.Cursor, "execute", lambda self, query, *args, **kwargs: (
+        statements.append(query if isinstance(query, str) else bytes(query).decode()),
+        ORIGINAL_EXECUTE(self, query, *args, **kwargs))[1])
     nobody = str(uuid.uuid4())
     answers = {
         "req-found": spi.get(SEARCH, headers={"X-Request-ID": "req-found"}),

@@ -32,7 +32,7 @@ def audited_query(query: str) -> str:
 
 def audited_read(conn: psycopg.Connection, query: str, params: dict, row: dict, status_if_none: int) -> list[dict]:
     audit = {f"audit_{column}": value for column, value in _params(row).items()}
-    return conn.execute(audited_query(query), {**params, **audit, "audit_status_if_none": status_if_none}).fetchall()
+    return sql.execute(conn, audited_query(query), {**params, **audit, "audit_status_if_none": status_if_none}).fetchall()
 
 
 def list_rows(conn: psycopg.Connection, filters: dict, limit: int) -> list[dict]:

@@ -35,7 +35,7 @@ from typing import Iterator
 import psycopg
 from flask import g, request
 
-from .. import errors
+from .. import errors, sql
 from ..db import BEGIN_DURABLE, READ_METHODS, get_db
 from . import service as audit
 from . import store as audit_store
@@ -68,7 +68,7 @@ class UnitOfWork:
         if not self.changes and self.read_status is None:
             row = audit.row(200, self.customer_id, self.detail)
         if row is None:
-            return conn.execute(query, params).fetchall()
+            return sql.execute(conn, query, params).fetchall()
         rows = audit_store.audited_read(conn, query, params, row, status_if_none)
         self.read_status = 200 if rows else status_if_none
         return rows

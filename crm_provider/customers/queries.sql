@@ -4,7 +4,7 @@
 -- `c`. The members that other areas own are their fragments, filled into the braces by customers/document.py:
 -- {consents} and {additional_options} from catalog/queries.sql, {promotions} and {bonus_checks} from
 -- loyalty/queries.sql, and {sections} (the stored back-office sections, then the sections providers'),
--- merged in SQL. Each read below is `SELECT c.customer_id, {document}::text AS document FROM customers c ...`.
+-- merged in SQL. Each read below is `{read}` with its condition: one statement, one round trip.
 
 -- name: document
 json_strip_nulls(json_build_object(
@@ -33,29 +33,32 @@ json_strip_nulls(json_build_object(
     'store_id_home', c.store_id_home,
     'sections', {sections}))
 
--- name: get
+-- name: read
 SELECT c.customer_id, {document}::text AS document FROM customers c
+
+-- name: get
+{read}
 WHERE c.customer_id = %(customer_id)s AND c.erased_at IS NULL
 
 -- name: find_by_member_number
-SELECT c.customer_id, {document}::text AS document FROM customers c
+{read}
 WHERE c.member_number = %(key)s AND c.erased_at IS NULL
 
 -- name: find_by_email
-SELECT c.customer_id, {document}::text AS document FROM customers c
+{read}
 WHERE c.email_norm = %(key)s AND c.erased_at IS NULL
 
 -- name: find_by_mobile
-SELECT c.customer_id, {document}::text AS document FROM customers c
+{read}
 WHERE c.mobile = %(key)s AND c.erased_at IS NULL
 
 -- name: find_by_personal_id
-SELECT c.customer_id, {document}::text AS document FROM customers c
+{read}
 WHERE c.personal_id_norm = %(key)s AND c.erased_at IS NULL
 
 -- name: find_by_company_id
 -- Company ids are not unique (a company may have several contacts): the one most recently updated.
-SELECT c.customer_id, {document}::text AS document FROM customers c
+{read}
 WHERE c.company_id_norm = %(key)s AND c.erased_at IS NULL
 ORDER BY c.updated_at DESC LIMIT 1
 

@@ -34,7 +34,7 @@ READS = {
 
 
 def plain_read(conn: Connection, query: str, params: dict, *, status_if_none: int = 200) -> list[dict]:
-    return conn.execute(query, params).fetchall()
+    return sql.execute(conn, query, params).fetchall()
 
 
 class Duplicate(BadRequest):
