@@ -20,12 +20,14 @@ from .loyalty.routes import admin_blp as loyalty_admin_blp
 from .loyalty.routes import blp as loyalty_blp
 from .ops.routes import blp as ops_blp
 from .ops.routes import metrics_blp
+from .program.routes import admin_blp as program_admin_blp
 from .transactions.routes import admin_blp as transactions_admin_blp
 from .transactions.routes import blp as transactions_blp
 
 # One line per area: a fork adds its folder and its blueprint here.
 BLUEPRINTS = [customers_blp, catalog_blp, catalog_admin_blp, customers_admin_blp, audit_blp, loyalty_blp,
-              loyalty_admin_blp, transactions_blp, transactions_admin_blp, lookup_blp, events_blp, events_admin_blp]
+              loyalty_admin_blp, transactions_blp, transactions_admin_blp, lookup_blp, events_blp, events_admin_blp,
+              program_admin_blp]
 
 # Probes and metrics: for the platform, not the POS, so kept out of the OpenAPI document.
 OPERATIONS = [ops_blp, metrics_blp]

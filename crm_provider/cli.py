@@ -60,9 +60,10 @@ def serve(demo: bool, port: int | None):
                 os.environ[variable] = DEMO_CREDENTIAL
                 defaulted.append(kind)
         # The demo answers the contract's examples: lookups from the person registry (which holds the lookup
-        # example), and no Purchases section (the example customer has none, though it has a transaction).
+        # example), the program's card (the example's "Customer Info" section) and no Purchases section (the
+        # example customer has none, though it has a transaction).
         os.environ.setdefault("CRM_LOOKUP_PROVIDER", "registry")
-        os.environ.setdefault("CRM_SECTIONS_PROVIDERS", "")
+        os.environ.setdefault("CRM_SECTIONS_PROVIDERS", "program")
     settings = _settings()
     for kind in defaulted:
         log.warning("demo mode: no %s credentials configured, using demo/demo", kind)
@@ -137,19 +138,51 @@ def lookup_import(csv_file: Path, append: bool):
             raise click.ClickException("no row could be imported: the registry is unchanged")
 
 
+@main.group("program")
+def program_group():
+    """The loyalty program's daily job and checks."""
+
+
+@program_group.command("expire")
+@click.option("--at", "at", type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d"]),
+              help="Expire as of this time (default now; a date is midnight UTC).")
+def program_expire(at):
+    """Book the points that have expired (oldest first); safe when two run at once."""
+    from datetime import timezone
+
+    from .program import service as program
+
+    settings = _settings()
+    with db.connect(_prepare_database(settings), autocommit=True) as conn:
+        expired = program.expire(conn, at.replace(tzinfo=at.tzinfo or timezone.utc) if at else None)
+    click.echo(f"points expired: {expired}")
+
+
+@program_group.command("verify")
+def program_verify():
+    """Check every stored balance against the points ledger (exit status 1 on a difference)."""
+    from .program import service as program
+
+    settings = _settings()
+    with db.connect(_prepare_database(settings)) as conn:
+        wrong = program.verify(conn)
+    for row in wrong:
+        click.echo(f"customer {row['customer_id']}: stored {row['balance']}, ledger {row['ledger']}")
+    click.echo(f"accounts differing from the ledger: {len(wrong)}")
+    sys.exit(1 if wrong else 0)
+
+
 @main.command()
 @click.option("--burst", is_flag=True, help="Stop when no event is waiting, instead of waiting for more.")
 def worker(burst: bool):
-    """Process the background jobs: Sitoo order events, customer hook deliveries (several workers may run at once)."""
+    """Process the background jobs: Sitoo order events, customer hook deliveries, the program's daily expiry
+    (several workers may run at once)."""
     from . import worker as jobs
 
     settings = _settings()
     url = _prepare_database(settings)
     log.info("worker started (concurrency %s)", settings.worker_concurrency)
-    try:
-        jobs.run(url, settings, burst=burst)
-    except RuntimeError as error:  # nothing is configured to do
-        raise click.ClickException(str(error)) from None
+    jobs.run(url, settings, burst=burst)
 
 
 @main.command("sync-orders")

@@ -130,7 +130,7 @@ class Settings:
             events_retry_max_seconds=float(env.get("CRM_EVENTS_RETRY_MAX_SECONDS", d.events_retry_max_seconds)),
             events_max_attempts=int(env.get("CRM_EVENTS_MAX_ATTEMPTS", d.events_max_attempts)),
             lookup_provider=env.get("CRM_LOOKUP_PROVIDER", "").strip() or None,
-            sections_providers=_names(env.get("CRM_SECTIONS_PROVIDERS", "purchases")),
+            sections_providers=_names(env.get("CRM_SECTIONS_PROVIDERS", "purchases,program")),
             customer_hooks=_names(env.get("CRM_CUSTOMER_HOOKS", "")),
             redeem_policies=_names(env.get("CRM_REDEEM_POLICIES", "")),
             earn_rules=_names(env.get("CRM_EARN_RULES", "")),

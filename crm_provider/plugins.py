@@ -38,6 +38,7 @@ ENTRY_POINT_GROUP = "crm_provider.plugins"
 BUILTIN = {
     "registry": "crm_provider.lookup.service:RegistryProvider",
     "purchases": "crm_provider.transactions.service:PurchasesSections",
+    "program": "crm_provider.program.service:ProgramSections",
 }
 
 

@@ -2,7 +2,8 @@
 
 Each area that has work to do after a request brings its part: the events area processes Sitoo order events
 (events/worker.py, when the Sitoo API is configured), the customers area delivers customer events to the
-customer hooks (customers/hooks.py, when hooks are configured). A part has a `queue`, a `register(app,
+customer hooks (customers/hooks.py, when hooks are configured), and the loyalty program expires points once a
+day (program/worker.py). A part has a `queue`, a `register(app,
 retry)` that declares its task, and a `close()`. Shared here: the back-off of every retried job, the
 requeueing of the jobs of a worker that died, and the run loop.
 """
@@ -21,6 +22,7 @@ from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from .config import Settings
 from .customers import hooks
 from .events import worker as events_worker
+from .program.worker import DailyExpiry
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +71,8 @@ def run(url: str, settings: Settings, *, burst: bool = False, install_signal_han
     """Run a worker until stopped (SIGINT/SIGTERM), or with `burst` until no job is ready."""
     backoff = Backoff(settings.events_retry_seconds, settings.events_retry_max_seconds,
                       settings.events_max_attempts)
-    parts = [part for part in (events_worker.ingestion(url, settings), hooks.delivery(url, settings)) if part]
-    if not parts:
-        raise RuntimeError("nothing to do: configure the Sitoo API (SITOO_ACCOUNT_ID, SITOO_API_ID, "
-                           "SITOO_API_PASSWORD) or customer hooks (CRM_CUSTOMER_HOOKS)")
+    parts = [part for part in (events_worker.ingestion(url, settings), hooks.delivery(url, settings),
+                               DailyExpiry(url)) if part]
     app = make_app(url, settings.worker_concurrency)
     for part in parts:
         part.register(app, backoff)

@@ -51,6 +51,7 @@ def settings(database_url):
         admin_users=parse_users(f"{ADMIN_USER}:{ADMIN_PASSWORD}"),
         events_users=parse_users(f"{EVENTS_USER}:{EVENTS_PASSWORD}"),
         default_region="SE",
+        sections_providers=("program",),  # the loyalty program's card, as `serve --demo` shows it
     )
 
 

@@ -92,7 +92,7 @@ def test_patch_sets_back_office_fields(spi, admin, demo_data):
     customer = spi.get(f"/customers/{DEMO_CUSTOMER_ID}").json
     assert customer["status"] == {"color": "red", "text": "Blocked"}
     assert customer["voucher_passwords"] == ["vip", "staff"]
-    assert customer["sections"] == sections
+    assert customer["sections"] == [*sections, *EXAMPLES["Get Customer"]["response"]["sections"]]  # then the program's card
     assert customer["store_id_home"] == "500"
 
 

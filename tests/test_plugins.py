@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import DEMO_CUSTOMER_ID, EXAMPLES, free_port
+from conftest import DEMO_CUSTOMER_ID, EXAMPLES, SPI_PASSWORD, SPI_USER, Client, free_port
 from crm_provider import errors, plugins
 from crm_provider.app import create_app
 from crm_provider.config import Settings
@@ -67,7 +67,7 @@ HTTP_LOOKUP = HttpLookupProvider("http://127.0.0.1:9/", timeout=0.3)
 # --- configuration and resolution ---------------------------------------------------------------------------------
 
 def test_settings_default_to_the_purchases_section_and_no_lookup():
-    assert Settings.from_env({}).sections_providers == ("purchases",)
+    assert Settings.from_env({}).sections_providers == ("purchases", "program")
     assert Settings.from_env({}).lookup_provider is None
     assert Settings.from_env({"CRM_SECTIONS_PROVIDERS": ""}).sections_providers == ()
     configured = Settings.from_env({"CRM_SECTIONS_PROVIDERS": " purchases , a.b:c ", "CRM_LOOKUP_PROVIDER": "registry"})
@@ -106,6 +106,14 @@ def test_a_provider_that_does_not_resolve_stops_the_start_up(settings, overrides
 
 
 # --- sections -----------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def demo_data(demo_data, admin):
+    """The demo, with the example's "Customer Info" section stored by the back office (as before the loyalty
+    program showed it): the apps here have no program card, and the stored sections come first."""
+    stored = EXAMPLES["Get Customer"]["response"]["sections"]
+    assert admin.patch(f"/admin/customers/{DEMO_CUSTOMER_ID}", json={"sections": stored}).status_code == 200
+
 
 def post_transaction(admin, customer_id, **fields):
     response = admin.post(f"/admin/customers/{customer_id}/transactions", json={**TRANSACTION, **fields})
@@ -187,9 +195,11 @@ def test_an_sql_provider_with_an_empty_array_adds_nothing(make_app, spi, demo_da
             [s["title"] for s in stored] if response.status_code == 200 else []) + ["Member"] * (len(providers) - 1)
 
 
-def test_no_provider_work_when_none_is_configured(app, spi, demo_data):
+def test_no_provider_work_when_none_is_configured(make_app, demo_data):
     StaticSections.calls = 0
-    assert spi.get(f"/customers/{DEMO_CUSTOMER_ID}").json["sections"] == EXAMPLES["Get Customer"]["response"]["sections"]
+    app = make_app(sections_providers=())
+    assert Client(app, SPI_USER, SPI_PASSWORD).get(f"/customers/{DEMO_CUSTOMER_ID}").json["sections"] == \
+        EXAMPLES["Get Customer"]["response"]["sections"]
     with app.app_context():
         assert plugins.extra_sections(None, {"customer_id": DEMO_CUSTOMER_ID}) == []  # None: no query was made
     assert plugins.extra_sections(None, {}) == []  # outside a request (the CLI): none either

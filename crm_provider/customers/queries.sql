@@ -103,9 +103,17 @@ WHERE customer_id = %(customer_id)s
 
 -- name: update_back_office
 UPDATE customers SET
-    status_color = %(status_color)s, status_text = %(status_text)s, voucher_passwords = %(voucher_passwords)s,
+    status_color = %(status_color)s, status_text = %(status_text)s, status_by_tier = %(status_by_tier)s,
+    voucher_passwords = %(voucher_passwords)s,
     sections = %(sections)s, store_id_home = %(store_id_home)s, updated_at = now(), version = version + 1
 WHERE customer_id = %(customer_id)s
+
+-- name: set_tier_status
+-- The tier's status, where the tier sets it: no status yet, or handed to the tier by the back office.
+UPDATE customers SET status_color = %(color)s, status_text = %(text)s, status_by_tier = true,
+    updated_at = now(), version = version + 1
+WHERE customer_id = %(customer_id)s AND (status_by_tier OR status_color IS NULL)
+  AND (status_color IS DISTINCT FROM %(color)s OR status_text IS DISTINCT FROM %(text)s)
 
 -- name: record_event
 -- A customer event for the customer hooks (hooks.py), and its delivery job, in the transaction of the change.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from marshmallow import pre_load, validate
 
-from ..fields import Date, Email, Id, List, Money, Nested, OneOfSchema, Schema, StrictStr
+from ..fields import Date, Email, Id, List, Money, Nested, OneOfSchema, Schema, StrictBool, StrictStr
 from ..loyalty.schemas import BonusCheckSchema, PromotionSchema
 from ..keys import KEY_TYPES
 
@@ -134,7 +134,10 @@ class SearchArgsSchema(Schema):
 class BackOfficeSchema(Schema):
     """The customer fields the POS can read but not write. Absent: unchanged; null: cleared."""
 
-    status = Nested(CustomerStatusSchema, allow_none=True)
+    status = Nested(CustomerStatusSchema, allow_none=True, metadata={
+        "description": "Set by hand: it wins over the loyalty program's tier until `status_by_tier` is sent."})
+    status_by_tier = StrictBool(metadata={
+        "description": "true: the loyalty program's tier sets the status from now on (at the next points change)."})
     voucher_passwords = List(StrictStr())
     sections = List(Nested(CustomerSectionSchema))
     store_id_home = StrictStr(allow_none=True)

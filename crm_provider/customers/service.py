@@ -23,7 +23,7 @@ from .schemas import BackOfficeSchema, CustomerSchema
 # catalogues (the catalog area stores those) and store_id_home ("read only except for POST").
 PROFILE_FIELDS = tuple(name for name, field in CustomerSchema().fields.items()
                        if not field.dump_only and name not in ("consents", "additional_options", "store_id_home"))
-BACK_OFFICE_FIELDS = tuple(BackOfficeSchema().fields)
+BACK_OFFICE_FIELDS = tuple(name for name in BackOfficeSchema().fields if name != "status_by_tier")
 # The customer hooks' outbox (hooks.py): what happens to a customer, delivered by the worker on this queue.
 HOOK_QUEUE, HOOK_TASK = "customer-hooks", "deliver_customer_event"
 EVENT_KINDS = ("created", "updated", "merged", "erased")
@@ -137,6 +137,12 @@ def update(conn: Connection, customer_id: uuid.UUID, data: dict, region: str) ->
     return get(conn, customer_id)
 
 
+def set_tier_status(conn: Connection, customer_id: uuid.UUID, status: dict | None) -> None:
+    """The loyalty program's tier as the customer's status (None: no tier), unless the back office set one by
+    hand: the tier sets it when the customer has none, or the back office handed it to the tier."""
+    store.set_tier_status(conn, customer_id, status)
+
+
 def set_back_office(conn: Connection, customer_id: uuid.UUID, data: dict) -> str:
     """Status, voucher passwords, sections and home store: set by the retailer, never by the POS."""
     current = store.lock(conn, customer_id)
@@ -147,6 +153,8 @@ def set_back_office(conn: Connection, customer_id: uuid.UUID, data: dict) -> str
     store.update_back_office(conn, customer_id, {
         "status_color": status["color"] if status else None,
         "status_text": status["text"] if status else None,
+        "status_by_tier": data["status_by_tier"] if "status_by_tier" in data else (
+            False if "status" in data else current["status_by_tier"]),
         "voucher_passwords": data.get("voucher_passwords", current["voucher_passwords"]) or [],
         "sections": data.get("sections", current["sections"]) or [],
         "store_id_home": data.get("store_id_home", current["store_id_home"]),

@@ -94,6 +94,11 @@ def update(conn: Connection, customer_id, row: dict) -> None:
     _write(conn, Q.update, {**_json_columns(row), "customer_id": customer_id})
 
 
+def set_tier_status(conn: Connection, customer_id, status: dict | None) -> None:
+    conn.execute(Q.set_tier_status, {"customer_id": customer_id, "color": status["color"] if status else None,
+                                     "text": status["text"] if status else None})
+
+
 def update_back_office(conn: Connection, customer_id, row: dict) -> None:
     conn.execute(Q.update_back_office, {**row, "sections": Jsonb(row["sections"]), "customer_id": customer_id})
 

@@ -1,5 +1,10 @@
 """The demo data: exactly the contract's examples (examples.json, taken from the spec's example requests
-and responses). Loading is idempotent: it puts the examples back as they are in the spec."""
+and responses), and the demo loyalty program (program.json). Loading is idempotent: it puts the examples back
+as they are in the spec.
+
+The example customer's "Customer Info · Bonus Points · 2451" section is the program's own card: the customer
+gets an opening balance of 2,451 points (no purchase yet, so nothing converts), and the section is not stored.
+Its stored green status was set by hand: it wins over the tier."""
 
 from __future__ import annotations
 
@@ -14,13 +19,21 @@ from ..customers import service as customers
 from ..customers.schemas import CustomerSchema
 from ..lookup import service as lookup
 from ..loyalty import store as loyalty_store
+from ..program import service as program
+from ..program.schemas import ProgramSchema
 from ..transactions import service as transactions
 from ..transactions.schemas import TransactionSchema
 
 EXAMPLES = json.loads((Path(__file__).with_name("examples.json")).read_text(encoding="utf-8"))
+PROGRAM = json.loads((Path(__file__).with_name("program.json")).read_text(encoding="utf-8"))
+OPENING_POINTS = {"a26d8975-3b86-43c0-9b12-a86401074770": 2451}
 
 
 def load(conn: Connection, region: str) -> None:
+    document = ProgramSchema().load(PROGRAM)
+    current = program.program(conn)
+    if current is None or current["document"] != document:
+        program.set_program(conn, document, "demo")
     catalog.replace_consents(conn, EXAMPLES["consents"])
     catalog.replace_additional_options(conn, EXAMPLES["additional_options"])
     for example in EXAMPLES["customers"]:
@@ -30,7 +43,9 @@ def load(conn: Connection, region: str) -> None:
             customers.create(conn, profile, region, customer_id=customer_id)
         else:
             customers.update(conn, customer_id, profile, region)
-        customers.set_back_office(conn, customer_id, {field: example.get(field) for field in customers.BACK_OFFICE_FIELDS})
+        back_office = {field: example.get(field) for field in customers.BACK_OFFICE_FIELDS}
+        customers.set_back_office(conn, customer_id, {**back_office, "sections": []})  # the program shows its card
+        program.open_balance(conn, customer_id, OPENING_POINTS.get(example["customer_id"], 0))
         for promotion in example["promotions"]:
             loyalty_store.upsert_promotion(conn, customer_id, promotion)
     for customer_id, examples in EXAMPLES["transactions"].items():

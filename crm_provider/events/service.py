@@ -22,6 +22,7 @@ from psycopg import Connection
 
 from ..customers import service as customers
 from ..loyalty import service as loyalty
+from ..program import service as program
 from ..transactions import service as transactions
 from ..transactions.schemas import TransactionSchema
 from . import mapping, store
@@ -123,11 +124,13 @@ def apply_order(conn: Connection, order: dict) -> Outcome:
             else:
                 # The loyalty area takes its locks (the customers, then the items) first, as redeem and undo do.
                 loyalty.set_consumed(conn, order_id, customer_id, bonus_checks, promotions)
-                transactions.store_transaction(conn, customer_id, found)
+                stored = transactions.store_transaction(conn, customer_id, found)
+                program.book_order(conn, order_id, customer_id, stored, mapping.original_order_ids(order))
                 return Outcome("processed", "stored", customer_id)
-    # Nothing (any longer) belongs to a customer: no transaction, nothing consumed.
+    # Nothing (any longer) belongs to a customer: no transaction, nothing consumed, no points.
     loyalty.set_consumed(conn, order_id, None, [], [])
     transactions.remove_by_order_id(conn, order_id)
+    program.book_order(conn, order_id, None, None)
     return outcome
 
 

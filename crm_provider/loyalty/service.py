@@ -147,6 +147,12 @@ def undo(conn: Connection, customer_id: uuid.UUID, redeem_id: str) -> dict:
     return _redeem_object(redeem_id, item_ids)
 
 
+def lock_customers(conn: Connection, customer_ids) -> None:
+    """Lock these customers' rows, in id order: the first lock of every change to their items, taken by other
+    areas that change a customer's loyalty state too (the points program) before they touch anything."""
+    store.lock_customers(conn, set(customer_ids))
+
+
 # --- purchases ------------------------------------------------------------------------------------------------
 
 def set_consumed(conn: Connection, order_id: int, customer_id: uuid.UUID | None, bonus_checks: list[str],

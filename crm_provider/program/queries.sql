@@ -1,0 +1,122 @@
+-- The loyalty program: its versions, the points ledger (append-only), the points each order booked, and
+-- each customer's account (balance, shortfall, tier) kept with the ledger in the same transaction.
+
+-- name: add_version
+INSERT INTO program_versions (document, set_by) VALUES (%(document)s, %(set_by)s)
+RETURNING version, document, valid_from
+
+-- name: current_version
+SELECT version, document, valid_from FROM program_versions ORDER BY version DESC LIMIT 1
+
+-- name: version_at
+-- The version in force at a time: the latest that took effect by then; for a time before the first, the first
+-- (a program adopted over history judges the older purchases by its first version).
+SELECT version, document, valid_from FROM program_versions
+ORDER BY valid_from <= %(at)s DESC, CASE WHEN valid_from <= %(at)s THEN -version ELSE version END
+LIMIT 1
+
+-- name: version
+SELECT version, document, valid_from FROM program_versions WHERE version = %(version)s
+
+-- name: versions
+SELECT version, document, valid_from, set_by FROM program_versions ORDER BY version DESC LIMIT %(limit)s
+
+-- name: booked_order
+SELECT order_id, customer_id, points, version, earned_at, original_order_id FROM points_orders
+WHERE order_id = %(order_id)s FOR UPDATE
+
+-- name: refunded_so_far
+-- What the refunds of an order other than this one have taken back (negative).
+SELECT COALESCE(sum(points), 0)::int AS points FROM points_orders
+WHERE original_order_id = %(original_order_id)s AND order_id <> %(order_id)s
+
+-- name: save_order
+INSERT INTO points_orders (order_id, customer_id, points, version, earned_at, original_order_id)
+VALUES (%(order_id)s, %(customer_id)s, %(points)s, %(version)s, %(earned_at)s, %(original_order_id)s)
+ON CONFLICT (order_id) DO UPDATE SET customer_id = excluded.customer_id, points = excluded.points,
+    version = excluded.version, earned_at = excluded.earned_at, original_order_id = excluded.original_order_id
+
+-- name: account
+INSERT INTO points_accounts (customer_id) VALUES (%(customer_id)s)
+ON CONFLICT (customer_id) DO UPDATE SET customer_id = excluded.customer_id
+RETURNING customer_id, balance, shortfall, tier
+
+-- name: book
+-- One ledger row and the account's new balance and shortfall, in one statement.
+WITH entry AS (
+    INSERT INTO points_ledger (customer_id, kind, points, order_id, bonus_check_id, version, reason, actor, earned_at)
+    VALUES (%(customer_id)s, %(kind)s, %(points)s, %(order_id)s, %(bonus_check_id)s, %(version)s, %(reason)s,
+            %(actor)s, COALESCE(%(earned_at)s, now()))
+    RETURNING entry_id
+)
+UPDATE points_accounts SET balance = balance + %(points)s, shortfall = %(shortfall)s, updated_at = now()
+WHERE customer_id = %(customer_id)s
+RETURNING (SELECT entry_id FROM entry), balance
+
+-- name: set_shortfall
+UPDATE points_accounts SET shortfall = %(shortfall)s, updated_at = now() WHERE customer_id = %(customer_id)s
+
+-- name: set_tier
+UPDATE points_accounts SET tier = %(tier)s WHERE customer_id = %(customer_id)s
+
+-- name: earned_since
+-- Points earned (less reversed) since a time: what tiers are reached by. Opening balances are no earnings.
+SELECT COALESCE(sum(points), 0)::int AS points FROM points_ledger
+WHERE customer_id = %(customer_id)s AND kind IN ('earned', 'reversed') AND earned_at > %(since)s
+
+-- name: expiry_due
+-- Oldest first: the credits earned up to the cutoff, less every debit so far, are what has expired by now.
+SELECT GREATEST(0,
+           COALESCE(sum(points) FILTER (WHERE points > 0 AND earned_at <= %(cutoff)s), 0)
+           + COALESCE(sum(points) FILTER (WHERE points < 0), 0))::int AS due
+FROM points_ledger WHERE customer_id = %(customer_id)s
+
+-- name: customers_with_credits_before
+SELECT DISTINCT customer_id FROM points_ledger WHERE points > 0 AND earned_at <= %(cutoff)s ORDER BY customer_id
+
+-- name: ledger
+SELECT entry_id, kind, points, order_id, bonus_check_id, version, reason, actor, earned_at, booked_at
+FROM points_ledger WHERE customer_id = %(customer_id)s AND (%(before)s::bigint IS NULL OR entry_id < %(before)s)
+ORDER BY entry_id DESC LIMIT %(limit)s
+
+-- name: unbalanced_accounts
+-- Accounts whose stored balance is not the ledger's sum (crm-provider program verify).
+SELECT a.customer_id, a.balance, COALESCE(l.points, 0)::int AS ledger
+FROM points_accounts a
+LEFT JOIN (SELECT customer_id, sum(points) AS points FROM points_ledger GROUP BY customer_id) l USING (customer_id)
+WHERE a.balance <> COALESCE(l.points, 0)
+UNION ALL
+SELECT l.customer_id, NULL, l.points::int FROM (SELECT customer_id, sum(points) AS points FROM points_ledger
+                                             GROUP BY customer_id) l
+WHERE NOT EXISTS (SELECT 1 FROM points_accounts a WHERE a.customer_id = l.customer_id)
+
+-- name: liability
+-- Finance's report at a time: points outstanding and the program's bonus checks outstanding then.
+SELECT COALESCE((SELECT sum(points) FROM points_ledger WHERE booked_at <= %(at)s), 0)::bigint AS points_outstanding,
+       count(b.*)::int AS bonus_checks_outstanding,
+       COALESCE(sum(b.cart_amount), 0)::text AS bonus_checks_value
+FROM bonus_checks b
+WHERE b.bonus_check_id LIKE 'points-%%' AND b.created_at <= %(at)s
+  AND (b.date_redeemed IS NULL OR b.date_redeemed > %(at)s) AND (b.consumed_at IS NULL OR b.consumed_at > %(at)s)
+  AND (b.valid_to IS NULL OR b.valid_to > %(at)s)
+
+-- name: monthly
+SELECT to_char(date_trunc('month', booked_at), 'YYYY-MM') AS month,
+       COALESCE(sum(points) FILTER (WHERE kind = 'earned'), 0)::bigint AS earned,
+       COALESCE(-sum(points) FILTER (WHERE kind = 'converted'), 0)::bigint AS converted,
+       COALESCE(-sum(points) FILTER (WHERE kind = 'expired'), 0)::bigint AS expired,
+       COALESCE(-sum(points) FILTER (WHERE kind = 'reversed'), 0)::bigint AS reversed
+FROM points_ledger WHERE booked_at <= %(at)s
+GROUP BY 1 ORDER BY 1
+
+-- name: card_sections
+-- The program's section on the customer card (a plugins.SqlSectionsProvider over the customer `w`):
+-- "Customer Info" with the balance, and the tier when the program's card shows it. None without a program.
+SELECT json_build_array(json_build_object('title', 'Customer Info', 'values',
+           json_build_array(json_build_object('type', 'text', 'title', 'Bonus Points',
+                                              'text', COALESCE(a.balance, 0)::text))::jsonb
+           || CASE WHEN v.document->'card' ? 'tier' AND a.tier IS NOT NULL
+                   THEN jsonb_build_array(jsonb_build_object('type', 'text', 'title', 'Tier', 'text', a.tier))
+                   ELSE '[]' END))
+FROM (SELECT document FROM program_versions ORDER BY version DESC LIMIT 1) v
+LEFT JOIN points_accounts a ON a.customer_id = w.customer_id

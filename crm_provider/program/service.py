@@ -1,0 +1,241 @@
+"""The loyalty program: points from every purchase, bonus checks that issue themselves, tiers, expiry.
+
+**The ledger is the truth** (points_ledger, append-only): every change of a balance is a row naming its cause.
+`points_accounts` keeps each balance for the customer card, written with every ledger row in the same
+statement, and `verify` checks it against the ledger.
+
+**Exactly once, whatever arrives.** `book_order` makes the ledger agree with an order as it is now: the
+points it earns now (`earning.points`, under the program version in force at its order date, and for a
+refund at its original purchase's date), less what it has booked so far (`points_orders`), is booked as one
+earned or reversed row; a replay books nothing, an update the difference, a cancellation (no transaction)
+everything back. A refund takes back at most what its purchase earned, over all its refunds. An order that
+moves to another customer is reversed on the first and earned on the second.
+
+**Never below zero.** A reversal larger than the balance (its points were converted into a bonus check
+already) takes the balance to zero and records the rest as the account's shortfall, which the next earnings
+pay off first (a reversed row each time), before anything converts.
+
+**Locks.** Everything here first locks the customers concerned (loyalty.lock_customers: the order every
+writer of a customer's loyalty state follows), so concurrent purchases of one customer book one after
+another and give the balance and the bonus checks of the same purchases in a row.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from dateutil.relativedelta import relativedelta
+from psycopg import Connection
+
+from .. import plugins
+from ..customers import service as customers
+from ..errors import BadRequest, NotFound
+from ..loyalty import service as loyalty
+from . import earning, store
+
+CREDITS = ("earned", "opening", "adjusted")
+
+
+def _utc(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, timezone.utc)
+
+
+# --- the document ---------------------------------------------------------------------------------------------
+
+def program(conn: Connection) -> dict | None:
+    """The program in force now: {version, document, valid_from}, or None when there is none."""
+    return store.current_version(conn)
+
+
+def set_program(conn: Connection, document: dict, set_by: str) -> dict:
+    """A new version of the program (validated by ProgramSchema), in force from now. Earlier versions stay:
+    a purchase is judged by the version in force at its order date."""
+    return store.add_version(conn, document, set_by)
+
+
+def versions(conn: Connection, limit: int) -> list[dict]:
+    return store.versions(conn, limit)
+
+
+# --- booking --------------------------------------------------------------------------------------------------
+
+def _book(conn: Connection, customer_id, kind: str, points: int, **cause) -> int:
+    """Book `points` (signed) on the customer's account, never taking it below zero: what a debit cannot take
+    becomes shortfall, and a credit pays shortfall off first. Returns the balance after."""
+    account = store.account(conn, customer_id)
+    balance, shortfall = account["balance"], account["shortfall"]
+    if points < 0 and balance + points < 0:
+        taken = -balance
+        shortfall += -points - balance
+        if taken:
+            balance = store.book(conn, customer_id, kind, taken, shortfall, **cause)["balance"]
+        else:
+            store.set_shortfall(conn, customer_id, shortfall)
+        return balance
+    if points:
+        balance = store.book(conn, customer_id, kind, points, shortfall, **cause)["balance"]
+    if points > 0 and shortfall:
+        paid = min(shortfall, balance)
+        balance = store.book(conn, customer_id, "reversed", -paid, shortfall - paid,
+                             reason="shortfall of an earlier reversal", order_id=cause.get("order_id"))["balance"]
+    return balance
+
+
+def _earn_rules(purchase: dict, points: int, customer: dict | None) -> int:
+    active = plugins.active()
+    for rule in active.earn_rules:
+        points = int(rule.earn(purchase, points, customer=customer, settings=active.settings))
+    return points
+
+
+def book_order(conn: Connection, order_id: int, customer_id: uuid.UUID | None, transaction: dict | None,
+               original_order_ids: list[int] = ()) -> int:
+    """Make the ledger agree with order `order_id` as it is now: `transaction` stored for `customer_id`, or
+    (None) no longer a purchase of anyone's. Returns the points the order holds now. Run inside the caller's
+    transaction (the order feed's); nothing happens while no program exists."""
+    booked = store.booked_order(conn, order_id)
+    if store.current_version(conn) is None and booked is None:
+        return 0
+    holders = {c for c in (customer_id, booked and booked["customer_id"]) if c is not None}
+    if not holders:
+        return 0
+    loyalty.lock_customers(conn, holders)
+    booked = store.booked_order(conn, order_id)  # again, under the locks
+    target, version, earned_at, original = 0, None, None, None
+    if transaction is not None and customer_id is not None:
+        earned_at = _utc(transaction["date_created"])
+        originals = [o for o in (store.booked_order(conn, oid) for oid in original_order_ids) if o]
+        original = originals[0] if originals else None
+        judged = store.version(conn, original["version"]) if original else store.version_at(conn, earned_at)
+        version = judged["version"]
+        target = earning.points(judged["document"], transaction)
+        target = _earn_rules(transaction, target, None) if plugins.active().earn_rules else target
+        if original is not None:  # a refund: never more back than its purchase earned, over all its refunds
+            room = original["points"] + store.refunded_so_far(conn, original["order_id"], order_id)
+            target = max(min(target, 0), -max(room, 0))
+    before_customer = booked["customer_id"] if booked else None
+    before = booked["points"] if booked else 0
+    if before_customer is not None and before_customer != customer_id and before:
+        _book(conn, before_customer, "reversed" if before > 0 else "earned", -before, order_id=order_id,
+              version=booked["version"], earned_at=booked["earned_at"], reason="the order left the customer")
+        before = 0
+    delta = target - before
+    if delta:
+        _book(conn, customer_id, "earned" if delta > 0 else "reversed", delta, order_id=order_id, version=version,
+              earned_at=earned_at if delta > 0 else None)
+    if customer_id is not None and (booked is not None or target):
+        store.save_order(conn, {"order_id": order_id, "customer_id": customer_id, "points": target,
+                                "version": version or booked["version"], "earned_at": earned_at or booked["earned_at"],
+                                "original_order_id": original["order_id"] if original else None})
+    for holder in holders:
+        refresh(conn, holder, convert=(holder == customer_id and transaction is not None))
+    return target
+
+
+def refresh(conn: Connection, customer_id, *, convert: bool, now: datetime | None = None) -> None:
+    """After a booking: convert points into bonus checks (with a purchase only: an opening balance waits
+    for the next one), and set the tier. The customer is locked."""
+    current = store.current_version(conn)
+    if current is None:
+        return
+    document = current["document"]
+    now = now or datetime.now(timezone.utc)
+    reward = document["reward"]
+    balance = store.account(conn, customer_id)["balance"]
+    while convert and balance >= reward["points"]:
+        bonus_check_id = f"points-{uuid.uuid4().hex[:20]}"
+        balance = _book(conn, customer_id, "converted", -reward["points"], bonus_check_id=bonus_check_id,
+                        version=current["version"])
+        loyalty.grant(conn, "bonus_check", customer_id, {
+            "bonus_check_id": bonus_check_id, "name": reward.get("name", "Bonus check"),
+            "description": f"{reward['points']} points", "cart_amount": reward["amount"],
+            "valid_from": now, "valid_to": now + timedelta(days=reward["valid_days"])})
+    _set_tier(conn, customer_id, document, now)
+
+
+def _set_tier(conn: Connection, customer_id, document: dict, now: datetime) -> None:
+    tiers = document.get("tiers") or []
+    if not tiers:
+        return
+    earned = store.earned_since(conn, customer_id, now - relativedelta(months=document.get("tier_window_months", 12)))
+    reached = [tier for tier in tiers if earned >= tier["points"]]
+    tier = reached[-1] if reached else None
+    store.set_tier(conn, customer_id, tier["name"] if tier else None)
+    customers.set_tier_status(conn, customer_id, {"color": tier["color"], "text": tier["name"]} if tier else None)
+
+
+# --- by hand, and the opening balance ---------------------------------------------------------------------------
+
+def adjust(conn: Connection, customer_id: uuid.UUID, points: int, reason: str, actor: str) -> dict:
+    """A manual adjustment (audited by its request); refused when it would take the balance below zero."""
+    loyalty.lock_customers(conn, [customer_id])
+    if not customers.exists(conn, customer_id):
+        raise NotFound("Customer not found")
+    balance = store.account(conn, customer_id)["balance"]
+    if balance + points < 0:
+        raise BadRequest(f"points: The balance is {balance}: an adjustment cannot take it below zero.")
+    balance = _book(conn, customer_id, "adjusted", points, reason=reason, actor=actor)
+    refresh(conn, customer_id, convert=False)
+    return {"customer_id": str(customer_id), "balance": balance}
+
+
+def open_balance(conn: Connection, customer_id: uuid.UUID, points: int, reason: str = "opening balance") -> None:
+    """An opening balance (an import, the demo): the customer's balance becomes `points`, booked as one
+    'opening' row of the difference. No earnings: tiers do not count it, and it converts with the next purchase."""
+    loyalty.lock_customers(conn, [customer_id])
+    delta = points - store.account(conn, customer_id)["balance"]
+    if delta:
+        _book(conn, customer_id, "opening", delta, reason=reason)
+
+
+def ledger(conn: Connection, customer_id: uuid.UUID, limit: int, before: int | None) -> dict:
+    if not customers.exists(conn, customer_id):
+        raise NotFound("Customer not found")
+    account = store.account(conn, customer_id)
+    return {"balance": account["balance"], "shortfall": account["shortfall"], "tier": account["tier"],
+            "entries": store.ledger(conn, customer_id, limit, before)}
+
+
+# --- the daily job --------------------------------------------------------------------------------------------
+
+def expire(conn: Connection, now: datetime | None = None) -> int:
+    """Book the points that expired by `now` (earned more than the program's validity ago, oldest first), and
+    re-evaluate the tiers of the customers with earnings older than the tier window. Each customer in a transaction of its own, locked: two
+    jobs at once expire nothing twice (the second finds nothing due). Returns the points expired."""
+    current = store.current_version(conn)
+    if current is None:
+        return 0
+    now = now or datetime.now(timezone.utc)
+    document = current["document"]
+    cutoff = now - relativedelta(months=document["points_valid_months"])
+    # Whoever has points that left the tier window, or expired: their tier may change too.
+    window = now - relativedelta(months=document.get("tier_window_months", 12))
+    expired = 0
+    for customer_id in store.customers_with_credits_before(conn, max(cutoff, window)):
+        with conn.transaction():
+            loyalty.lock_customers(conn, [customer_id])
+            due = store.expiry_due(conn, customer_id, cutoff)
+            balance = store.account(conn, customer_id)["balance"]
+            due = min(due, balance)
+            if due > 0:
+                _book(conn, customer_id, "expired", -due, earned_at=now, reason="points older than their validity")
+                expired += due
+            _set_tier(conn, customer_id, document, now)
+    return expired
+
+
+def verify(conn: Connection) -> list[dict]:
+    """Accounts whose stored balance is not the ledger's sum (none, in a healthy database)."""
+    return store.unbalanced_accounts(conn)
+
+
+def liability(conn: Connection, at: datetime) -> dict:
+    return store.liability(conn, at)
+
+
+class ProgramSections:
+    """The built-in sections provider `program`: "Customer Info" with the customer's points (and tier, when the
+    program's card shows it), built by PostgreSQL in the customer's own read. None while no program exists."""
+
+    sections_sql = store.Q.card_sections
