@@ -158,6 +158,21 @@ def program_expire(at):
     click.echo(f"points expired: {expired}")
 
 
+@program_group.command("rebuild")
+@click.option("--customer", "customer_id", type=click.UUID, help="Only this customer's orders.")
+def program_rebuild(customer_id):
+    """Book every stored Sitoo order again under the program (idempotent; never withdraws a bonus check)."""
+    from .program import service as program
+    from .transactions import service as transactions
+
+    settings = _settings()
+    with db.connect(_prepare_database(settings), autocommit=True) as conn:
+        total = transactions.count_orders(conn, customer_id)
+        with click.progressbar(length=max(total, 1), label="orders", file=sys.stderr) as bar:
+            booked = program.rebuild(conn, customer_id, on_order=lambda: bar.update(1))
+    click.echo(f"orders booked: {booked}")
+
+
 @program_group.command("verify")
 def program_verify():
     """Check every stored balance against the points ledger (exit status 1 on a difference)."""

@@ -284,3 +284,55 @@ def test_every_card_shows_the_balance_zero_included_and_the_demo_its_example(spi
         {"title": "Customer Info", "values": [{"type": "text", "title": "Bonus Points", "text": "0"}]}]
     assert spi.get(f"/customers/{DEMO_CUSTOMER_ID}").json["sections"] == [
         {"title": "Customer Info", "values": [{"text": "2451", "title": "Bonus Points", "type": "text"}]}]
+
+
+def test_rebuild_adopts_the_program_over_history_idempotently_and_converts_nothing(spi, admin, events, conn,
+                                                                                 with_program, database_url):
+    cid = customer(spi)
+    history = {"date_created": NOW - 86400, "order_id": 9501, "store_name": "Concept Store", "currency_code": "USD",
+               "items": [{"sku": "A-1", "product_name": "Coat", "quantity": 1, "total": "700.00", "vat": "140.00",
+                          "vat_value": 25}], "payments": [{"name": "Card", "total": "700.00"}]}
+    assert admin.post(f"/admin/customers/{cid}/transactions", json=history).status_code == 201  # no points yet
+    assert ledger(conn, cid) == []
+    with db.connect(database_url, autocommit=True) as own:
+        assert program.rebuild(own) == 1
+        assert program.rebuild(own, uuid.UUID(cid)) == 1  # again: nothing more
+    assert ledger(conn, cid) == [("earned", 700)] and spi.get(f"/customers/{cid}").json["bonus_checks"] == []
+    with_program(points_per_unit=2)  # a new version: the history was judged by the first one
+    with db.connect(database_url, autocommit=True) as own:
+        program.rebuild(own)
+    assert ledger(conn, cid) == [("earned", 700)]
+    later = int(time.time()) + 5  # bought after the new version took effect: 2 points a unit
+    apply(events, conn, sale(9502, cid, template=SPEC_SALE, date=later))  # 30 points, and the 730 convert
+    assert ledger(conn, cid)[1:] == [("earned", 30), ("converted", -500)] and balance(conn, cid) == 230
+
+
+def test_the_card_shows_what_the_program_lists(spi, events, conn, with_program):
+    with_program(card=["balance", "tier", "to_next_tier", "expiring"], points_valid_months=1)
+    cid = customer(spi)
+    apply(events, conn, sale(9601, cid, template=SPEC_SALE, date=NOW - 10 * 86400))  # 15, expiring in ~3 weeks
+    values = spi.get(f"/customers/{cid}").json["sections"][0]["values"]
+    assert values == [{"type": "text", "title": "Bonus Points", "text": "15"},
+                      {"type": "text", "title": "Tier", "text": "Member"},
+                      {"type": "text", "title": "Points to Silver", "text": "285"},
+                      {"type": "text", "title": "Expiring within 30 days", "text": "15"}]
+
+
+def test_the_program_commands(spi, events, conn, with_program, database_url, monkeypatch):
+    from click.testing import CliRunner
+
+    from crm_provider.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    cid = customer(spi)
+    apply(events, conn, sale(9701, cid, date=int(datetime(2020, 1, 1, tzinfo=timezone.utc).timestamp())))
+    runner = CliRunner()
+    verified = runner.invoke(main, ["program", "verify"])
+    assert verified.exit_code == 0 and "accounts differing from the ledger: 0" in verified.output
+    expired = runner.invoke(main, ["program", "expire", "--at", "2022-01-02"])
+    assert expired.exit_code == 0 and "points expired: 431" in expired.output
+    rebuilt = runner.invoke(main, ["program", "rebuild", "--customer", cid])
+    assert rebuilt.exit_code == 0 and "orders booked: 1" in rebuilt.output
+    conn.execute("UPDATE points_accounts SET balance = balance + 1 WHERE customer_id = %s", [cid])
+    broken = runner.invoke(main, ["program", "verify"])
+    assert broken.exit_code == 1 and f"customer {cid}: stored 1, ledger 0" in broken.output

@@ -110,13 +110,31 @@ FROM points_ledger WHERE booked_at <= %(at)s
 GROUP BY 1 ORDER BY 1
 
 -- name: card_sections
--- The program's section on the customer card (a plugins.SqlSectionsProvider over the customer `w`):
--- "Customer Info" with the balance, and the tier when the program's card shows it. None without a program.
+-- The program's section on the customer card (a plugins.SqlSectionsProvider over the customer `w`): "Customer
+-- Info" with the balance, then what the program's `card` lists: the tier, the points to the next tier (points
+-- earned in the window still missing), the points expiring within 30 days (oldest first, as the daily job
+-- will book them). Each is computed only when listed. No section while no program exists.
 SELECT json_build_array(json_build_object('title', 'Customer Info', 'values',
-           json_build_array(json_build_object('type', 'text', 'title', 'Bonus Points',
-                                              'text', COALESCE(a.balance, 0)::text))::jsonb
-           || CASE WHEN v.document->'card' ? 'tier' AND a.tier IS NOT NULL
+           jsonb_build_array(jsonb_build_object('type', 'text', 'title', 'Bonus Points',
+                                                'text', COALESCE(a.balance, 0)::text))
+           || CASE WHEN v.card ? 'tier' AND a.tier IS NOT NULL
                    THEN jsonb_build_array(jsonb_build_object('type', 'text', 'title', 'Tier', 'text', a.tier))
+                   ELSE '[]' END
+           || CASE WHEN v.card ? 'to_next_tier' THEN COALESCE((
+                   SELECT jsonb_build_array(jsonb_build_object('type', 'text', 'title', 'Points to ' || (t->>'name'),
+                              'text', ((t->>'points')::int - e.points)::text))
+                   FROM jsonb_array_elements(v.document->'tiers') t,
+                        (SELECT COALESCE(sum(l.points), 0)::int AS points FROM points_ledger l
+                         WHERE l.customer_id = w.customer_id AND l.kind IN ('earned', 'reversed')
+                           AND l.earned_at > now() - make_interval(months => (v.document->>'tier_window_months')::int)) e
+                   WHERE (t->>'points')::int > e.points ORDER BY (t->>'points')::int LIMIT 1), '[]')
+                   ELSE '[]' END
+           || CASE WHEN v.card ? 'expiring' THEN (
+                   SELECT jsonb_build_array(jsonb_build_object('type', 'text', 'title', 'Expiring within 30 days',
+                              'text', GREATEST(0, COALESCE(sum(l.points) FILTER (WHERE l.points > 0 AND l.earned_at
+                                  <= now() + interval '30 days' - make_interval(months => (v.document->>'points_valid_months')::int)), 0)
+                                  + COALESCE(sum(l.points) FILTER (WHERE l.points < 0), 0))::text))
+                   FROM points_ledger l WHERE l.customer_id = w.customer_id)
                    ELSE '[]' END))
-FROM (SELECT document FROM program_versions ORDER BY version DESC LIMIT 1) v
+FROM (SELECT document, document->'card' AS card FROM program_versions ORDER BY version DESC LIMIT 1) v
 LEFT JOIN points_accounts a ON a.customer_id = w.customer_id

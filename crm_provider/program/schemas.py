@@ -10,7 +10,7 @@ from ..fields import (AwareDateTime, DateTime, Dict, JsonNumber, List, Nested, Q
                       StrictStr)
 from ..loyalty.schemas import Amount
 
-CARD_VALUES = ("balance", "tier")
+CARD_VALUES = ("balance", "tier", "to_next_tier", "expiring")
 
 
 class SkuMultiplierSchema(Schema):
@@ -52,7 +52,8 @@ class ProgramSchema(Schema):
     tier_window_months = StrictInt(load_default=12, validate=validate.Range(1, 120))
     points_valid_months = StrictInt(required=True, validate=validate.Range(1, 240))
     card = List(StrictStr(validate=validate.OneOf(CARD_VALUES)), load_default=lambda: ["balance"],
-                metadata={"description": "What the customer card shows: balance, tier"})
+                metadata={"description": "What the customer card shows (Customer Info): balance (always), tier, "
+                                         "to_next_tier (points still to earn), expiring (within 30 days)"})
 
     @validates_schema
     def _tiers_increase(self, data, **kwargs):

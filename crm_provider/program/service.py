@@ -32,6 +32,7 @@ from .. import plugins
 from ..customers import service as customers
 from ..errors import BadRequest, NotFound
 from ..loyalty import service as loyalty
+from ..transactions import service as transactions
 from . import earning, store
 
 CREDITS = ("earned", "opening", "adjusted")
@@ -90,7 +91,7 @@ def _earn_rules(purchase: dict, points: int, customer: dict | None) -> int:
 
 
 def book_order(conn: Connection, order_id: int, customer_id: uuid.UUID | None, transaction: dict | None,
-               original_order_ids: list[int] = ()) -> int:
+               original_order_ids: list[int] = (), *, convert: bool = True) -> int:
     """Make the ledger agree with order `order_id` as it is now: `transaction` stored for `customer_id`, or
     (None) no longer a purchase of anyone's. Returns the points the order holds now. Run inside the caller's
     transaction (the order feed's); nothing happens while no program exists."""
@@ -129,8 +130,28 @@ def book_order(conn: Connection, order_id: int, customer_id: uuid.UUID | None, t
                                 "version": version or booked["version"], "earned_at": earned_at or booked["earned_at"],
                                 "original_order_id": original["order_id"] if original else None})
     for holder in holders:
-        refresh(conn, holder, convert=(holder == customer_id and transaction is not None))
+        refresh(conn, holder, convert=convert and holder == customer_id and transaction is not None)
     return target
+
+
+def rebuild(conn: Connection, customer_id: uuid.UUID | None = None, on_order=None) -> int:
+    """Book every stored Sitoo order again under the program (after a program change, or to adopt the program
+    over history): each order's earned and reversed rows come to what it earns now. Idempotent; an issued
+    bonus check is never withdrawn, and what the rebuild adds converts with the customer's next purchase.
+    Refunds stay linked to their purchase as the order feed linked them. One transaction per customer, read
+    a page of customers at a time. `conn` in autocommit; `on_order()` after each order (a progress bar).
+    Returns the orders booked."""
+    booked = 0
+    for cid in transactions.customers_with_orders(conn, customer_id):
+        with conn.transaction():
+            for transaction in transactions.orders(conn, cid):
+                known = store.booked_order(conn, transaction["order_id"])
+                original = [known["original_order_id"]] if known and known["original_order_id"] else []
+                book_order(conn, transaction["order_id"], cid, transaction, original, convert=False)
+                booked += 1
+                if on_order:
+                    on_order()
+    return booked
 
 
 def refresh(conn: Connection, customer_id, *, convert: bool, now: datetime | None = None) -> None:

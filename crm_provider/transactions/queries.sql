@@ -38,6 +38,25 @@ RETURNING extract(epoch FROM date_created)::bigint AS date_created, receipt_id, 
 -- The customer of the purchase a refund returns.
 SELECT customer_id FROM transactions WHERE order_id = ANY(%(order_ids)s::bigint[]) ORDER BY order_id LIMIT 1
 
+-- name: customers_with_orders
+-- A page of the customers with stored Sitoo orders, in id order after `after` (the program's rebuild).
+SELECT DISTINCT customer_id FROM transactions
+WHERE order_id IS NOT NULL AND customer_id > %(after)s AND (%(customer_id)s::uuid IS NULL OR customer_id = %(customer_id)s)
+ORDER BY customer_id LIMIT %(limit)s
+
+-- name: orders
+-- A customer's stored Sitoo orders (transactions with an order id) in the wire shape, oldest first.
+SELECT jsonb_strip_nulls(jsonb_build_object(
+           'date_created', extract(epoch FROM date_created)::bigint, 'order_id', order_id,
+           'store_id', store_id, 'store_name', store_name, 'currency_code', currency_code,
+           'roundoff', roundoff::text, 'items', items, 'payments', payments)) AS transaction
+FROM transactions WHERE customer_id = %(customer_id)s AND order_id IS NOT NULL
+ORDER BY date_created, transaction_id
+
+-- name: count_orders
+SELECT count(*)::int AS n FROM transactions
+WHERE order_id IS NOT NULL AND (%(customer_id)s::uuid IS NULL OR customer_id = %(customer_id)s)
+
 -- name: delete_by_order_id
 DELETE FROM transactions WHERE order_id = %(order_id)s
 

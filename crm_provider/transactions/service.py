@@ -82,6 +82,26 @@ def customer_of_orders(conn: Connection, order_ids: list[int]) -> uuid.UUID | No
     return store.customer_of_orders(conn, order_ids)
 
 
+def customers_with_orders(conn: Connection, customer_id: uuid.UUID | None = None, page: int = 1000):
+    """The customers with stored Sitoo orders (or just `customer_id`), in id order, read a page at a time."""
+    after = uuid.UUID(int=0)
+    while True:
+        found = store.customers_with_orders(conn, customer_id, after, page)
+        yield from found
+        if len(found) < page:
+            return
+        after = found[-1]
+
+
+def orders(conn: Connection, customer_id: uuid.UUID) -> list[dict]:
+    """The customer's stored Sitoo orders as the contract's Transaction, oldest first."""
+    return store.orders(conn, customer_id)
+
+
+def count_orders(conn: Connection, customer_id: uuid.UUID | None = None) -> int:
+    return store.count_orders(conn, customer_id)
+
+
 def remove_by_order_id(conn: Connection, order_id: int) -> bool:
     """Forget the transaction of a Sitoo order (a cancelled order); False when none was stored."""
     return store.delete_by_order_id(conn, order_id)

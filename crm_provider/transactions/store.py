@@ -33,3 +33,16 @@ def upsert(conn: Connection, row: dict) -> dict:
 
 def delete_by_order_id(conn: Connection, order_id: int) -> bool:
     return conn.execute(Q.delete_by_order_id, {"order_id": order_id}).rowcount > 0
+
+
+def customers_with_orders(conn: Connection, customer_id, after, limit: int) -> list:
+    return [row["customer_id"] for row in conn.execute(
+        Q.customers_with_orders, {"customer_id": customer_id, "after": after, "limit": limit})]
+
+
+def orders(conn: Connection, customer_id) -> list[dict]:
+    return [row["transaction"] for row in conn.execute(Q.orders, {"customer_id": customer_id})]
+
+
+def count_orders(conn: Connection, customer_id=None) -> int:
+    return conn.execute(Q.count_orders, {"customer_id": customer_id}).fetchone()["n"]
