@@ -232,6 +232,23 @@ def test_tiers_follow_points_earned_in_the_window_and_a_status_set_by_hand_wins(
     assert spi.get(f"/customers/{staff}").json["status"] == {"color": "green", "text": "Member"}
 
 
+def test_a_tier_adds_its_voucher_passwords_and_its_multiplier_to_the_purchases_after_it(spi, admin, events, conn,
+                                                                                      with_program):
+    with_program(tiers=[{"name": "Member", "points": 0, "color": "green"},
+                        {"name": "Silver", "points": 300, "color": "orange", "voucher_passwords": ["silver-prices"],
+                         "multiplier": 2}])
+    cid = customer(spi)
+    assert admin.patch(f"/admin/customers/{cid}", json={"voucher_passwords": ["own"]}).status_code == 200
+    apply(events, conn, sale(9251, cid))  # 431 at the Member tier's 1: now Silver
+    assert spi.get(f"/customers/{cid}").json["voucher_passwords"] == ["own", "silver-prices"]
+    later = sale(9252, cid, template=SPEC_SALE, date=int(time.time()) + 5)  # under the version with the tiers
+    apply(events, conn, later)  # 15.00 at Silver's 2
+    apply(events, conn, later, "update")  # again: the same points, whatever the tier is by then
+    assert ledger(conn, cid) == [("earned", 431), ("earned", 30)]
+    apply(events, conn, sale(9251, cid, state=20), "update")  # the first purchase cancelled: back to Member
+    assert spi.get(f"/customers/{cid}").json["voucher_passwords"] == ["own"]
+
+
 def test_points_expire_on_their_day_oldest_first_and_never_twice(spi, events, conn, with_program, database_url):
     cid = customer(spi)
     earned_at = datetime(2024, 3, 15, 12, 0, tzinfo=timezone.utc)

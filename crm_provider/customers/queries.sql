@@ -29,7 +29,7 @@ json_strip_nulls(json_build_object(
                    THEN json_build_object('color', c.status_color, 'text', c.status_text) END,
     'promotions', {promotions},
     'bonus_checks', {bonus_checks},
-    'voucher_passwords', to_json(c.voucher_passwords),
+    'voucher_passwords', to_json(c.voucher_passwords || c.tier_voucher_passwords),
     'store_id_home', c.store_id_home,
     'sections', {sections}))
 
@@ -114,6 +114,10 @@ UPDATE customers SET status_color = %(color)s, status_text = %(text)s, status_by
     updated_at = now(), version = version + 1
 WHERE customer_id = %(customer_id)s AND (status_by_tier OR status_color IS NULL)
   AND (status_color IS DISTINCT FROM %(color)s OR status_text IS DISTINCT FROM %(text)s)
+
+-- name: set_tier_voucher_passwords
+UPDATE customers SET tier_voucher_passwords = %(passwords)s, updated_at = now(), version = version + 1
+WHERE customer_id = %(customer_id)s AND tier_voucher_passwords <> %(passwords)s::text[]
 
 -- name: record_event
 -- A customer event for the customer hooks (hooks.py), and its delivery job, in the transaction of the change.

@@ -137,10 +137,12 @@ def update(conn: Connection, customer_id: uuid.UUID, data: dict, region: str) ->
     return get(conn, customer_id)
 
 
-def set_tier_status(conn: Connection, customer_id: uuid.UUID, status: dict | None) -> None:
-    """The loyalty program's tier as the customer's status (None: no tier), unless the back office set one by
-    hand: the tier sets it when the customer has none, or the back office handed it to the tier."""
+def set_tier(conn: Connection, customer_id: uuid.UUID, status: dict | None, voucher_passwords: list[str]) -> None:
+    """The loyalty program's tier: its status (None: no tier), unless the back office set one by hand (the
+    tier sets it when the customer has none, or the back office handed it to the tier), and the voucher
+    passwords it adds to the customer's own."""
     store.set_tier_status(conn, customer_id, status)
+    store.set_tier_voucher_passwords(conn, customer_id, voucher_passwords)
 
 
 def set_back_office(conn: Connection, customer_id: uuid.UUID, data: dict) -> str:

@@ -99,6 +99,10 @@ def set_tier_status(conn: Connection, customer_id, status: dict | None) -> None:
                                      "text": status["text"] if status else None})
 
 
+def set_tier_voucher_passwords(conn: Connection, customer_id, passwords: list[str]) -> None:
+    conn.execute(Q.set_tier_voucher_passwords, {"customer_id": customer_id, "passwords": passwords})
+
+
 def update_back_office(conn: Connection, customer_id, row: dict) -> None:
     conn.execute(Q.update_back_office, {**row, "sections": Jsonb(row["sections"]), "customer_id": customer_id})
 

@@ -22,7 +22,7 @@ SELECT version, document, valid_from FROM program_versions WHERE version = %(ver
 SELECT version, document, valid_from, set_by FROM program_versions ORDER BY version DESC LIMIT %(limit)s
 
 -- name: booked_order
-SELECT order_id, customer_id, points, version, earned_at, original_order_id FROM points_orders
+SELECT order_id, customer_id, points, version, earned_at, original_order_id, multiplier FROM points_orders
 WHERE order_id = %(order_id)s FOR UPDATE
 
 -- name: refunded_so_far
@@ -31,8 +31,9 @@ SELECT COALESCE(sum(points), 0)::int AS points FROM points_orders
 WHERE original_order_id = %(original_order_id)s AND order_id <> %(order_id)s
 
 -- name: save_order
-INSERT INTO points_orders (order_id, customer_id, points, version, earned_at, original_order_id)
-VALUES (%(order_id)s, %(customer_id)s, %(points)s, %(version)s, %(earned_at)s, %(original_order_id)s)
+INSERT INTO points_orders (order_id, customer_id, points, version, earned_at, original_order_id, multiplier)
+VALUES (%(order_id)s, %(customer_id)s, %(points)s, %(version)s, %(earned_at)s, %(original_order_id)s,
+        %(multiplier)s)
 ON CONFLICT (order_id) DO UPDATE SET customer_id = excluded.customer_id, points = excluded.points,
     version = excluded.version, earned_at = excluded.earned_at, original_order_id = excluded.original_order_id
 

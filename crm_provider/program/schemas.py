@@ -31,6 +31,10 @@ class TierSchema(Schema):
     points = StrictInt(required=True, validate=validate.Range(0, 100_000_000),
                        metadata={"description": "Points earned in the window that reach the tier"})
     color = StrictStr(required=True, validate=validate.OneOf(STATUS_COLORS))
+    voucher_passwords = List(StrictStr(validate=validate.Length(1, 64)), load_default=list,
+                             metadata={"description": "Added to the customer's own (a member price list)"})
+    multiplier = JsonNumber(load_default=1, validate=validate.Range(0, 100),
+                            metadata={"description": "Points a purchase earns are multiplied by this"})
 
 
 class ProgramSchema(Schema):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
 from psycopg import Connection
@@ -103,14 +104,18 @@ def book_order(conn: Connection, order_id: int, customer_id: uuid.UUID | None, t
         return 0
     loyalty.lock_customers(conn, holders)
     booked = store.booked_order(conn, order_id)  # again, under the locks
-    target, version, earned_at, original = 0, None, None, None
+    target, version, earned_at, original, multiplier = 0, None, None, None, Decimal("1")
     if transaction is not None and customer_id is not None:
         earned_at = _utc(transaction["date_created"])
         originals = [o for o in (store.booked_order(conn, oid) for oid in original_order_ids) if o]
         original = originals[0] if originals else None
         judged = store.version(conn, original["version"]) if original else store.version_at(conn, earned_at)
         version = judged["version"]
-        target = earning.points(judged["document"], transaction)
+        # The tier's multiplier as it was when the order was first judged: a replay or an update of the order
+        # later (when the tier may have changed) books the same points.
+        multiplier = (booked["multiplier"] if booked and booked["customer_id"] == customer_id
+                      else _tier_multiplier(conn, customer_id, judged["document"]))
+        target = earning.points(judged["document"], transaction, tier_multiplier=multiplier)
         target = _earn_rules(transaction, target, None) if plugins.active().earn_rules else target
         if original is not None:  # a refund: never more back than its purchase earned, over all its refunds
             room = original["points"] + store.refunded_so_far(conn, original["order_id"], order_id)
@@ -128,7 +133,8 @@ def book_order(conn: Connection, order_id: int, customer_id: uuid.UUID | None, t
     if customer_id is not None and (booked is not None or target):
         store.save_order(conn, {"order_id": order_id, "customer_id": customer_id, "points": target,
                                 "version": version or booked["version"], "earned_at": earned_at or booked["earned_at"],
-                                "original_order_id": original["order_id"] if original else None})
+                                "original_order_id": original["order_id"] if original else None,
+                                "multiplier": multiplier})
     for holder in holders:
         refresh(conn, holder, convert=convert and holder == customer_id and transaction is not None)
     return target
@@ -175,6 +181,13 @@ def refresh(conn: Connection, customer_id, *, convert: bool, now: datetime | Non
     _set_tier(conn, customer_id, document, now)
 
 
+def _tier_multiplier(conn: Connection, customer_id, document: dict) -> Decimal:
+    """The earn multiplier of the customer's tier now (1 without one)."""
+    tier = store.account(conn, customer_id)["tier"]
+    found = next((t for t in document.get("tiers", []) if t["name"] == tier), None)
+    return Decimal(str(found.get("multiplier", 1))) if found else Decimal("1")
+
+
 def _set_tier(conn: Connection, customer_id, document: dict, now: datetime) -> None:
     tiers = document.get("tiers") or []
     if not tiers:
@@ -183,7 +196,8 @@ def _set_tier(conn: Connection, customer_id, document: dict, now: datetime) -> N
     reached = [tier for tier in tiers if earned >= tier["points"]]
     tier = reached[-1] if reached else None
     store.set_tier(conn, customer_id, tier["name"] if tier else None)
-    customers.set_tier_status(conn, customer_id, {"color": tier["color"], "text": tier["name"]} if tier else None)
+    customers.set_tier(conn, customer_id, {"color": tier["color"], "text": tier["name"]} if tier else None,
+                       tier.get("voucher_passwords", []) if tier else [])
 
 
 # --- by hand, and the opening balance ---------------------------------------------------------------------------

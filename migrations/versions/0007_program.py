@@ -3,12 +3,14 @@
 - `program_versions`: every program document the retailer set, with the time it took effect.
 - `points_ledger`: append-only; every change of a balance, naming its cause (the order, the bonus check it
   became, the person who adjusted it). Balances and points earned in a window are sums over it.
-- `points_orders`: the points each order has booked so far (the sum of its ledger rows): an order's events,
+- `points_orders`: the points each order has booked so far (the sum of its ledger rows), and the tier's
+  multiplier it was first judged with: an order's events,
   replayed or updated, book only the difference to what it earns now.
 - `points_accounts`: each customer's balance (and shortfall, and tier), kept with every ledger row in the same transaction, for the
   customer card; `crm-provider program verify` checks it against the ledger.
 - `customers.status_by_tier`: whether the tier sets the customer's status (false: the back office's, which
-  includes every status stored before the program).
+  includes every status stored before the program); `customers.tier_voucher_passwords`: the ones the tier
+  adds to the customer's own.
 
 Revision ID: 0007
 Revises: 0006
@@ -57,7 +59,8 @@ def upgrade() -> None:
             points       integer NOT NULL,
             version      integer NOT NULL REFERENCES program_versions,
             earned_at    timestamptz NOT NULL,
-            original_order_id  bigint
+            original_order_id  bigint,
+            multiplier   numeric NOT NULL DEFAULT 1
         );
         CREATE INDEX points_orders_original_idx ON points_orders (original_order_id) WHERE original_order_id IS NOT NULL;
 
@@ -69,7 +72,8 @@ def upgrade() -> None:
             updated_at   timestamptz NOT NULL DEFAULT now()
         );
 
-        ALTER TABLE customers ADD COLUMN status_by_tier boolean NOT NULL DEFAULT false;
+        ALTER TABLE customers ADD COLUMN status_by_tier boolean NOT NULL DEFAULT false,
+                              ADD COLUMN tier_voucher_passwords text[] NOT NULL DEFAULT '{}';
         """
     )
 
@@ -77,7 +81,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute(
         """
-        ALTER TABLE customers DROP COLUMN status_by_tier;
+        ALTER TABLE customers DROP COLUMN status_by_tier, DROP COLUMN tier_voucher_passwords;
         DROP TABLE points_accounts, points_orders, points_ledger, program_versions;
         """
     )
