@@ -8,6 +8,10 @@ PostgreSQL (embedded, in a temporary folder deleted at exit). Events are posted 
 threads, as Sitoo would; the clock runs from the first post until every event is processed. The webhook's
 own latency (one batch of 10) is reported too. Results are printed and written to bench/results-ingest.md.
 Every run is bounded: --timeout seconds per scenario.
+
+`--program-rounds R` measures what the loyalty program's accrual costs: R rounds, each of one scenario without
+a program and one with the demo program (in flipped order every round), the orders spread over 50 customers
+(every order of one customer books under that customer's lock); the figure is the median of with ÷ without.
 """
 
 from __future__ import annotations
@@ -34,7 +38,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 from fake_sitoo import SPEC_ORDER, FakeSitoo, event, order  # noqa: E402
 
 from crm_provider import db, migrate  # noqa: E402
+from psycopg.types.json import Jsonb  # noqa: E402
+
 from crm_provider.customers import service as customers  # noqa: E402
+from crm_provider.demo import PROGRAM  # noqa: E402
 
 from .servers import free_port  # noqa: E402
 
@@ -78,13 +85,17 @@ def pending(conn) -> int:
     return conn.execute("SELECT count(*) AS n FROM inbound_events WHERE status = 'pending'").fetchone()["n"]
 
 
-def scenario(url: str, sitoo: FakeSitoo, base: str, customer_id: str, *, events: int, workers: int,
-             concurrency: int, latency_ms: int, timeout: float) -> dict:
+def scenario(url: str, sitoo: FakeSitoo, base: str, customer_ids: list[str], *, events: int, workers: int,
+             concurrency: int, latency_ms: int, timeout: float, program: dict | None = None) -> dict:
     with db.connect(url, autocommit=True) as conn:
-        conn.execute("TRUNCATE inbound_events, transactions, procrastinate_jobs CASCADE")
+        conn.execute("TRUNCATE inbound_events, transactions, procrastinate_jobs, points_orders, points_ledger, "
+                     "points_accounts, program_versions CASCADE")
+        if program is not None:
+            conn.execute("INSERT INTO program_versions (document, set_by) VALUES (%s, 'bench')", [Jsonb(program)])
     sitoo.reset()
     sitoo.delay = latency_ms / 1000
-    orders = [order(FIRST_ORDER + n, SPEC_ORDER, customer_id=customer_id) for n in range(events)]
+    orders = [order(FIRST_ORDER + n, SPEC_ORDER, customer_id=customer_ids[n % len(customer_ids)])
+              for n in range(events)]
     sitoo.put(*orders)
     env = {**sitoo.env(), "DATABASE_URL": url, "CRM_WORKER_CONCURRENCY": str(concurrency),
            "CRM_WORKER_POLL_SECONDS": "1", "LOG_LEVEL": "WARNING"}
@@ -125,7 +136,7 @@ def scenario(url: str, sitoo: FakeSitoo, base: str, customer_id: str, *, events:
             "seconds": elapsed, "orders_per_s": events / elapsed, "posted_s": posted,
             "webhook_p50_ms": 1000 * statistics.median(latencies),
             "webhook_p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
-            "non_200": len(failures), "transactions": stored,
+            "non_200": len(failures), "transactions": stored, "program": program is not None,
         }
     finally:
         stop(running)
@@ -156,12 +167,13 @@ def report(rows: list[dict], alone: dict, note: str) -> str:
         "Events posted in batches of 10 to `POST /events` of `crm-provider serve` by 4 threads; the clock runs "
         "from the first post until every event is processed by the workers (order read from the fake Sitoo "
         "API, transaction stored). Each order has 3 items.", "",
-        "| events | workers × concurrency | Sitoo latency | end to end | orders/s | webhook p50 / p99 (batch of 10) "
-        "| non-200 | transactions |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| events | workers × concurrency | Sitoo latency | program | end to end | orders/s | webhook p50 / p99 "
+        "(batch of 10) | non-200 | transactions |",
+        "|---:|---:|---:|---|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(f"| {r['events']} | {r['workers']} × {r['concurrency']} | {r['latency_ms']} ms "
+                     f"| {'demo program' if r['program'] else 'none'} "
                      f"| {r['seconds']:.1f} s | **{r['orders_per_s']:.0f}** "
                      f"| {r['webhook_p50_ms']:.1f} / {r['webhook_p99_ms']:.1f} ms | {r['non_200']} "
                      f"| {r['transactions']} |")
@@ -178,6 +190,8 @@ def main(argv=None) -> int:
     parser.add_argument("--latency-ms", type=int, nargs="+", default=[0, 50],
                         help="the fake Sitoo API's answer time; one scenario per value")
     parser.add_argument("--timeout", type=float, default=180, help="seconds per scenario at most")
+    parser.add_argument("--program-rounds", type=int, default=0,
+                        help="rounds of with and without the loyalty program's accrual (default none)")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
 
@@ -186,7 +200,9 @@ def main(argv=None) -> int:
     url = postgres.get_uri()
     migrate.upgrade(url)
     with db.connect(url) as conn:
-        customer_id = str(customers.create(conn, {"member_number": "bench-1"}, "SE")[0])
+        customer_ids = [str(customers.create(conn, {"member_number": "bench-1"}, "SE")[0])]
+        spread = customer_ids + [str(customers.create(conn, {"member_number": f"bench-{n}"}, "SE")[0])
+                                 for n in range(2, 51)]
     sitoo = FakeSitoo()
     port = free_port()
     server = start(["serve"], {"DATABASE_URL": url, "PORT": str(port), "LOG_LEVEL": "WARNING",
@@ -195,13 +211,30 @@ def main(argv=None) -> int:
     try:
         wait_for(lambda: server_ready(base), 60, "the server")
         alone = webhook_alone(url, base, args.events)
-        rows = [scenario(url, sitoo, base, customer_id, events=args.events, workers=args.workers,
+        rows = [scenario(url, sitoo, base, customer_ids, events=args.events, workers=args.workers,
                          concurrency=args.concurrency, latency_ms=latency, timeout=args.timeout)
                 for latency in args.latency_ms]
+        program = {**PROGRAM, "currency": "USD"}  # the spec's orders are in USD
+        pairs = []
+        for n in range(args.program_rounds):
+            run = {}
+            for with_program in ((False, True) if n % 2 == 0 else (True, False)):
+                run[with_program] = scenario(url, sitoo, base, spread, events=args.events, workers=args.workers,
+                                             concurrency=args.concurrency, latency_ms=args.latency_ms[0],
+                                             timeout=args.timeout, program=program if with_program else None)
+                print(f"  program round {n + 1}, {'with' if with_program else 'without'}: "
+                      f"{run[with_program]['orders_per_s']:.1f} orders/s", flush=True)
+            pairs.append(run)
+            rows += [run[False], run[True]]
     finally:
         stop([server])
         sitoo.close()
     text = report(rows, alone, "Server, workers, fake API, PostgreSQL and the load all share the machine.")
+    if pairs:
+        ratios = [run[True]["orders_per_s"] / run[False]["orders_per_s"] for run in pairs]
+        text += (f"\nWith the loyalty program's accrual (the demo program, orders over 50 customers), orders/s with ÷ "
+                 f"without, {len(pairs)} interleaved rounds: median {statistics.median(ratios):.3f} "
+                 f"(rounds: {', '.join(f'{r:.3f}' for r in ratios)}).\n")
     print(text)
     if not args.no_write:
         RESULTS.write_text(text)

@@ -185,10 +185,20 @@ def init_app(app: Flask, settings: Settings) -> None:
     customer_hooks(settings)  # resolved here too, so that a name that does not resolve stops the start-up
 
 
+_PROCESS = Plugins()  # outside an app: what `use` set (the worker's), else none (the CLI answers no POS)
+
+
+def use(plugins: Plugins) -> None:
+    """The plugins of a process that serves no app: the worker, whose order processing books points under the
+    configured earn rules and records customer events for the configured hooks."""
+    global _PROCESS
+    _PROCESS = plugins
+
+
 def active() -> Plugins:
-    """The current app's providers; none outside a request (the CLI answers no POS)."""
+    """The current app's providers, or outside an app the process's (`use`)."""
     if not has_app_context():
-        return Plugins()
+        return _PROCESS
     return current_app.extensions.get("crm_plugins") or Plugins()
 
 

@@ -19,6 +19,7 @@ from contextlib import suppress
 import procrastinate
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
 
+from . import plugins
 from .config import Settings
 from .customers import hooks
 from .events import worker as events_worker
@@ -71,6 +72,7 @@ def run(url: str, settings: Settings, *, burst: bool = False, install_signal_han
     """Run a worker until stopped (SIGINT/SIGTERM), or with `burst` until no job is ready."""
     backoff = Backoff(settings.events_retry_seconds, settings.events_retry_max_seconds,
                       settings.events_max_attempts)
+    plugins.use(plugins.load(settings))  # earn rules, customer hooks: as the web process has them
     parts = [part for part in (events_worker.ingestion(url, settings), hooks.delivery(url, settings),
                                DailyExpiry(url)) if part]
     app = make_app(url, settings.worker_concurrency)

@@ -132,6 +132,10 @@ def test_an_update_that_returns_a_line_books_the_difference_and_a_cancellation_e
     purchase["orderstateid"] = 20
     apply(events, conn, purchase, "update")
     assert ledger(conn, cid) == [("earned", 431), ("reversed", -106), ("reversed", -325)] and balance(conn, cid) == 0
+    purchase["orderstateid"] = 10  # the cancellation undone in Sitoo: it earns again, once
+    apply(events, conn, purchase, "update")
+    apply(events, conn, purchase, "update")
+    assert ledger(conn, cid)[3:] == [("earned", 325)] and balance(conn, cid) == 325
 
 
 def test_a_partial_refund_reverses_what_it_returns_never_more_than_the_purchase_earned(spi, events, conn,
@@ -353,3 +357,23 @@ def test_the_program_commands(spi, events, conn, with_program, database_url, mon
     conn.execute("UPDATE points_accounts SET balance = balance + 1 WHERE customer_id = %s", [cid])
     broken = runner.invoke(main, ["program", "verify"])
     assert broken.exit_code == 1 and f"customer {cid}: stored 1, ledger 0" in broken.output
+
+
+class TenMore:
+    """An earn rule of a retailer's own: ten points more for a member with a birthday on file."""
+
+    def earn(self, purchase, points, *, customer=None, **kwargs):
+        return points + 10 if (customer or {}).get("birthday") else points
+
+
+def test_earn_rules_have_their_say_in_the_worker_too(spi, events, conn, with_program, settings, monkeypatch):
+    from dataclasses import replace
+
+    from crm_provider import plugins
+
+    monkeypatch.setattr(plugins, "_PROCESS", plugins.Plugins())
+    plugins.use(plugins.load(replace(settings, earn_rules=("test_program:TenMore",))))  # as worker.run does
+    with_birthday, without = customer(spi, birthday="1980-02-03"), customer(spi, "8003")
+    apply(events, conn, sale(9801, with_birthday, template=SPEC_SALE))
+    apply(events, conn, sale(9802, without, template=SPEC_SALE))
+    assert ledger(conn, with_birthday) == [("earned", 25)] and ledger(conn, without) == [("earned", 15)]

@@ -116,7 +116,8 @@ def book_order(conn: Connection, order_id: int, customer_id: uuid.UUID | None, t
         multiplier = (booked["multiplier"] if booked and booked["customer_id"] == customer_id
                       else _tier_multiplier(conn, customer_id, judged["document"]))
         target = earning.points(judged["document"], transaction, tier_multiplier=multiplier)
-        target = _earn_rules(transaction, target, None) if plugins.active().earn_rules else target
+        if plugins.active().earn_rules:
+            target = _earn_rules(transaction, target, customers.customer_document(conn, customer_id))
         if original is not None:  # a refund: never more back than its purchase earned, over all its refunds
             room = original["points"] + store.refunded_so_far(conn, original["order_id"], order_id)
             target = max(min(target, 0), -max(room, 0))
@@ -135,6 +136,8 @@ def book_order(conn: Connection, order_id: int, customer_id: uuid.UUID | None, t
                                 "version": version or booked["version"], "earned_at": earned_at or booked["earned_at"],
                                 "original_order_id": original["order_id"] if original else None,
                                 "multiplier": multiplier})
+    elif booked is not None:  # no one's purchase any more: it holds nothing (should it come back, it earns again)
+        store.save_order(conn, {**booked, "points": 0})
     for holder in holders:
         refresh(conn, holder, convert=convert and holder == customer_id and transaction is not None)
     return target
