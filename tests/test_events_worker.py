@@ -286,3 +286,36 @@ def test_sync_orders_backfills_page_by_page_and_resumes_where_it_stopped(spi, si
     assert [page["orderidfrom"] for page in sitoo.pages][-2:] == [80011, 80021]
     stored = [row["order_id"] for row in conn.execute("SELECT order_id FROM transactions ORDER BY order_id")]
     assert stored == [n for n in range(80001, 80026) if n % 5]
+
+
+def test_twenty_concurrent_purchases_of_one_customer_accrue_as_one_after_another(live_server, sitoo, workers, conn):
+    """The loyalty program at a running server: 20 purchases of one customer posted at once, processed by two
+    workers in parallel; the ledger holds each once, and the bonus checks are those of the sum."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from conftest import ADMIN_PASSWORD, ADMIN_USER
+
+    program = {"currency": "USD", "points_per_unit": 1, "points_valid_months": 24,
+               "reward": {"points": 100, "amount": "10.00", "valid_days": 90}}
+    assert live_server.session.put(live_server.url("/admin/program"), json=program, timeout=5,
+                                   auth=(ADMIN_USER, ADMIN_PASSWORD)).status_code == 200
+    customer_id = new_customer(live_server, "6101")
+    orders = [order(20000 + n, SPEC_SALE, customer_id=customer_id) for n in range(20)]
+    for n, found in enumerate(orders):  # 15, 20, 25, ... 110 points
+        found["orderitems"][0]["moneyitemtotal_net"] = f"{14.15 + 5 * n:.2f}"
+    sitoo.put(*orders)
+    workers()
+    workers()
+    ids = [uuid.uuid4() for _ in orders]
+    with ThreadPoolExecutor(10) as pool:
+        list(pool.map(lambda pair: post_events(live_server, [event(pair[0]["orderid"], pair[1])]), zip(orders, ids)))
+    wait_until(lambda: done(conn, ids), "the 20 purchases")
+    earned = sum(15 + 5 * n for n in range(20))  # 1250
+    rows = conn.execute("SELECT kind, sum(points)::int AS points, count(*)::int AS n FROM points_ledger "
+                        "WHERE customer_id = %s GROUP BY kind ORDER BY kind", [customer_id]).fetchall()
+    assert rows == [{"kind": "converted", "points": -(earned // 100) * 100, "n": earned // 100},
+                    {"kind": "earned", "points": earned, "n": 20}]
+    card = live_server.session.get(live_server.url(f"/customers/{customer_id}"), timeout=5).json()
+    assert len(card["bonus_checks"]) == earned // 100
+    assert card["sections"][-1] == {"title": "Customer Info", "values": [
+        {"type": "text", "title": "Bonus Points", "text": str(earned % 100)}]}
