@@ -11,6 +11,11 @@ Each round measures every operation on the old server, then on the new one, then
 order of the two flips every round. The figure is, per operation, the median over the rounds of new ÷ old
 requests/s. Results go to bench/results-compare.md.
 
+The same revision twice with different settings compares configurations: `--rev HEAD --new-rev HEAD
+--old-env CRM_SECTIONS_PROVIDERS=purchases --new-env CRM_SECTIONS_PROVIDERS=purchases,program --program` is
+the customer read with the loyalty program's card against the read without it (`--program` sets the demo
+program and gives every seeded customer a points balance).
+
 On a shared machine one round of wrk can move by a fifth either way. `--in-process N` adds a steadier
 measure: each round, a process of each revision (in flipped order) makes N requests of each operation one
 after another through Flask's test client against the same database, and reports its own CPU time and the
@@ -33,7 +38,10 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from psycopg.types.json import Jsonb
+
 from crm_provider import db, migrate
+from crm_provider.demo import PROGRAM
 
 from . import drivers, seed, servers
 from .operations import OPERATIONS
@@ -54,6 +62,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections (default 16)")
     parser.add_argument("--operations", default=DEFAULT_OPERATIONS, help=f"comma-separated (default {DEFAULT_OPERATIONS})")
     parser.add_argument("--driver", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument("--old-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable of the old side's processes (repeatable)")
+    parser.add_argument("--new-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable of the new side's processes (repeatable)")
+    parser.add_argument("--program", action="store_true",
+                        help="set the demo loyalty program and give every customer a points balance")
     parser.add_argument("--in-process", type=int, default=0, metavar="N",
                         help="also N requests per operation and round through the test client (default: none)")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results-compare.md")
@@ -69,10 +83,17 @@ def export(rev: str, into: Path) -> str:
                           text=True).stdout.strip()
 
 
-def service(source: Path, url: str, log: Path) -> servers.Server:
+def _env(pairs: list[str]) -> dict:
+    found = dict(pair.split("=", 1) for pair in pairs)
+    if any(not name for name in found):
+        raise SystemExit("an --old-env/--new-env is NAME=VALUE")
+    return found
+
+
+def service(source: Path, url: str, log: Path, extra: dict) -> servers.Server:
     """gunicorn serving crm_provider from `source` (a checkout's root): its code, its gunicorn settings."""
     env = {"DATABASE_URL": url, "CRM_SPI_USERS": f"{SPI_USER}:{SPI_PASSWORD}", "CRM_ADMIN_USERS": ADMIN_USERS,
-           "CRM_RATE_LIMIT": servers.RATE_LIMIT, "PYTHONPATH": str(source)}
+           "CRM_RATE_LIMIT": servers.RATE_LIMIT, "PYTHONPATH": str(source), **extra}
     command = [sys.executable, "-m", "gunicorn", "-c", "python:crm_provider.gunicorn_conf", "crm_provider.wsgi:app"]
     return servers.Server(command, env, "/openapi.json", log, cwd=source)
 
@@ -101,8 +122,8 @@ PATHS = {"get": "/customers/{key}", **{f"search {k}": f"/customers?key_type={k}&
                                          ("member_number", "mobile", "email", "personal_id", "company_id")}}
 
 
-def in_process(source: Path, url: str, operations, keys_dir: Path, n: int) -> dict:
-    env = {**os.environ, "DATABASE_URL": url, "CRM_SPI_USERS": f"{SPI_USER}:{SPI_PASSWORD}", "CRM_RATE_LIMIT":
+def in_process(source: Path, url: str, operations, keys_dir: Path, n: int, extra: dict) -> dict:
+    env = {**os.environ, **extra, "DATABASE_URL": url, "CRM_SPI_USERS": f"{SPI_USER}:{SPI_PASSWORD}", "CRM_RATE_LIMIT":
            servers.RATE_LIMIT, "PYTHONPATH": str(source), "LOG_LEVEL": "WARNING", "BENCH_N": str(n),
            "BENCH_CREDENTIAL": f"{SPI_USER}:{SPI_PASSWORD}", "BENCH_OPERATIONS": json.dumps(
                [(op.name, PATHS[op.name], str(keys_dir / f"{op.keys}.txt")) for op in operations])}
@@ -131,10 +152,18 @@ def main(argv=None) -> int:
     migrate.upgrade(url)
     print(f"seeding {args.size:,} customers ...", flush=True)
     seeded = seed.seed(url, args.size, work_dir / "keys")
+    if args.program:
+        with db.connect(url, autocommit=True) as conn:
+            conn.execute("INSERT INTO program_versions (document, set_by) VALUES (%s, 'bench')", [Jsonb(PROGRAM)])
+            conn.execute("INSERT INTO points_accounts (customer_id, balance) "
+                         "SELECT customer_id, (random() * 3000)::int FROM customers")
+            conn.execute("ANALYZE points_accounts")
+    old_env, new_env = _env(args.old_env), _env(args.new_env)
     authorization = "Basic " + base64.b64encode(f"{SPI_USER}:{SPI_PASSWORD}".encode()).decode()
     ratios: dict[str, list[float]] = {op.name: [] for op in operations}
     rows = []
-    with service(work_dir / "old", url, work_dir / "old.log") as old, service(new_source, url, work_dir / "new.log") as new:
+    with service(work_dir / "old", url, work_dir / "old.log", old_env) as old, \
+            service(new_source, url, work_dir / "new.log", new_env) as new:
         for round_number in range(args.rounds):
             order = [("old", old), ("new", new)] if round_number % 2 == 0 else [("new", new), ("old", old)]
             for operation in operations:
@@ -156,9 +185,9 @@ def main(argv=None) -> int:
                       f"  new/old {ratio:.3f}", flush=True)
     steady = []
     for round_number in range(args.rounds if args.in_process else 0):
-        sources = [("old", work_dir / "old"), ("new", new_source)]
-        measured = {label: in_process(source, url, operations, seeded.keys_dir, args.in_process)
-                    for label, source in (sources if round_number % 2 == 0 else sources[::-1])}
+        sources = [("old", work_dir / "old", old_env), ("new", new_source, new_env)]
+        measured = {label: in_process(source, url, operations, seeded.keys_dir, args.in_process, extra)
+                    for label, source, extra in (sources if round_number % 2 == 0 else sources[::-1])}
         steady.append(measured)
         for name in ratios:
             old_run, new_run = measured["old"][name], measured["new"][name]
@@ -177,7 +206,9 @@ def render(args, driver, old_hash: str, new_label: str, seeded, ratios: dict[str
     lines = [
         "# crm-provider: old code against new, interleaved",
         "",
-        f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} · old: {args.rev} ({old_hash}) · new: {new_label}",
+        f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} · old: {args.rev} ({old_hash}) "
+        f"{' '.join(args.old_env)} · new: {new_label} {' '.join(args.new_env)}"
+        + (" · the demo program, every customer with a points balance" if args.program else ""),
         f"- machine: {host['nproc']} CPUs ({host['cpu']}), load average at start {' / '.join(map(str, load_at_start))}",
         f"- {args.size:,} customers (seeded in {seeded.seconds:.1f} s); {args.connections} connections; "
         f"{args.rounds} rounds of {args.duration} s per operation and server after {args.warmup} s of warm-up; "
