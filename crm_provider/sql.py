@@ -88,3 +88,9 @@ def execute(conn: psycopg.Connection, query: str, params: dict) -> psycopg.Curso
     text, names = native(query)
     cursor = psycopg.RawCursor(conn, row_factory=conn.row_factory)
     return cursor.execute(text, [params[name] for name in names])
+
+
+def read(conn: psycopg.Connection, query: str, params: dict, *, status_if_none: int = 200) -> list[dict]:
+    """A read's rows, plainly: the default `read` of the stores whose reads a unit of work may audit instead
+    (UnitOfWork.read takes the same arguments)."""
+    return execute(conn, query, params).fetchall()

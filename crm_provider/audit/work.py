@@ -68,7 +68,7 @@ class UnitOfWork:
         if not self.changes and self.read_status is None:
             row = audit.row(200, self.customer_id, self.detail)
         if row is None:
-            return sql.execute(conn, query, params).fetchall()
+            return sql.read(conn, query, params)
         rows = audit_store.audited_read(conn, query, params, row, status_if_none)
         self.read_status = 200 if rows else status_if_none
         return rows

@@ -13,7 +13,7 @@ import uuid
 
 from psycopg import Connection
 
-from .. import keys, plugins
+from .. import keys, plugins, sql
 from ..catalog import service as catalog
 from ..errors import BadRequest, NotFound
 from . import document, store
@@ -74,7 +74,7 @@ def to_wire(conn: Connection, row: dict) -> str:
     return json.dumps(customer, ensure_ascii=False)
 
 
-def search(conn: Connection, key_type: str, key: str, region: str, *, read=store.plain_read) -> list[str]:
+def search(conn: Connection, key_type: str, key: str, region: str, *, read=sql.read) -> list[str]:
     """The customers found, in JSON (one, or none)."""
     value = keys.for_search(key_type, key, region)
     if value is None:
@@ -82,7 +82,7 @@ def search(conn: Connection, key_type: str, key: str, region: str, *, read=store
     return [to_wire(conn, row) for row in store.find(conn, _statements()[f"find_by_{key_type}"], value, read)]
 
 
-def get(conn: Connection, customer_id: uuid.UUID, *, read=store.plain_read) -> str:
+def get(conn: Connection, customer_id: uuid.UUID, *, read=sql.read) -> str:
     """The customer, in JSON."""
     row = store.get(conn, _statements()["get"], customer_id, read)
     if row is None:

@@ -33,10 +33,6 @@ READS = {
 }
 
 
-def plain_read(conn: Connection, query: str, params: dict, *, status_if_none: int = 200) -> list[dict]:
-    return sql.execute(conn, query, params).fetchall()
-
-
 class Duplicate(BadRequest):
     """Another live customer already has this unique key (the contract lists no 409 for customers)."""
 
@@ -55,11 +51,11 @@ def _write(conn: Connection, query: str, params: dict):
         raise Duplicate(field) from None
 
 
-def find(conn: Connection, statement: str, key: str, read=plain_read) -> list[dict]:
+def find(conn: Connection, statement: str, key: str, read=sql.read) -> list[dict]:
     return read(conn, statement, {"key": key})
 
 
-def get(conn: Connection, statement: str, customer_id, read=plain_read) -> dict | None:
+def get(conn: Connection, statement: str, customer_id, read=sql.read) -> dict | None:
     rows = read(conn, statement, {"customer_id": customer_id}, status_if_none=404)
     return rows[0] if rows else None
 

@@ -38,9 +38,15 @@ ON CONFLICT (order_id) DO UPDATE SET customer_id = excluded.customer_id, points 
     version = excluded.version, earned_at = excluded.earned_at, original_order_id = excluded.original_order_id
 
 -- name: account
-INSERT INTO points_accounts (customer_id) VALUES (%(customer_id)s)
-ON CONFLICT (customer_id) DO UPDATE SET customer_id = excluded.customer_id
-RETURNING customer_id, balance, shortfall, tier
+-- The account, created at zero when there is none, without rewriting an existing row (no dead tuple per read):
+-- the SELECT does not see the CTE's row, so exactly one of the two answers.
+WITH created AS (
+    INSERT INTO points_accounts (customer_id) VALUES (%(customer_id)s) ON CONFLICT (customer_id) DO NOTHING
+    RETURNING customer_id, balance, shortfall, tier
+)
+SELECT * FROM created
+UNION ALL
+SELECT customer_id, balance, shortfall, tier FROM points_accounts WHERE customer_id = %(customer_id)s
 
 -- name: book
 -- One ledger row and the account's new balance and shortfall, in one statement.

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from psycopg import Connection
 
+from .. import sql
 from ..customers import service as customers
 from ..errors import BadRequest, NotFound
 from . import store
@@ -40,7 +41,7 @@ def total(transaction: dict) -> Decimal:
     return amount
 
 
-def transactions(conn: Connection, customer_id: uuid.UUID, limit: int, *, read=store.plain_read) -> str:
+def transactions(conn: Connection, customer_id: uuid.UUID, limit: int, *, read=sql.read) -> str:
     """The customer's transactions, newest first, as the JSON text of the answer."""
     history = store.history(conn, customer_id, limit, read)
     if history is None:

@@ -10,11 +10,7 @@ from .. import sql
 Q = sql.load(__file__)
 
 
-def plain_read(conn: Connection, query: str, params: dict, *, status_if_none: int = 200) -> list[dict]:
-    return conn.execute(query, params).fetchall()
-
-
-def history(conn: Connection, customer_id, limit: int, read=plain_read) -> str | None:
+def history(conn: Connection, customer_id, limit: int, read=sql.read) -> str | None:
     """The customer's transactions as JSON text, read through `read` (the unit of work's audits it in the same
     statement); None: no such customer."""
     rows = read(conn, Q.history, {"customer_id": customer_id, "limit": limit}, status_if_none=404)
