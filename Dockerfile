@@ -7,7 +7,7 @@
 # The project is installed in place at /app (editable), because its migrations/ folder lives beside the
 # package. The embedded PostgreSQL of the development setup is removed: a container always gets DATABASE_URL.
 
-ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \

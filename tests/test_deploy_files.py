@@ -93,6 +93,8 @@ def test_secrets_are_referenced_never_inlined():
     for kind, name in found:
         if kind in ("Deployment", "Job"):
             for container in containers(found[(kind, name)]):
+                if container["image"] != "crm-provider":
+                    continue  # the rate limits' Redis holds no secret
                 env = {item["name"]: item for item in container.get("env", [])}
                 assert "secretKeyRef" in env["DATABASE_URL"]["valueFrom"]
                 assert all("value" not in item for item in env.values())
@@ -159,3 +161,70 @@ def test_compose_runs_database_migrations_service_and_worker_with_secrets_from_a
     example = (DEPLOY / "env.example").read_text()
     for variable in ("POSTGRES_PASSWORD", "CRM_SPI_USERS", "CRM_ADMIN_USERS", "CRM_EVENTS_USERS", "CRM_METRICS_USERS"):
         assert re.search(rf"^{variable}=", example, re.MULTILINE), variable
+
+
+# --- what is published, what is logged, what is shared (issue 14) --------------------------------------------
+
+SITOO_PATHS = {"/customers", "/consents", "/additional-options", "/lookup_customers", "/events"}
+INTERNAL = ("/healthz", "/readyz", "/metrics", "/admin", "/openapi.json", "/docs")
+
+
+def test_the_ingress_publishes_only_what_sitoo_calls_and_logs_no_query_string():
+    ingress = resources()[("Ingress", "crm-provider")]
+    paths = {path["path"]: path["pathType"] for rule in ingress["spec"]["rules"] for path in rule["http"]["paths"]}
+    assert set(paths) == SITOO_PATHS and paths["/customers"] == "Prefix"
+    assert all(kind == "Exact" for path, kind in paths.items() if path != "/customers"), "no prefix reaches /admin"
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/enable-access-log"] == "false"
+
+
+def test_caddy_forwards_only_what_sitoo_calls_and_logs_no_query_string_or_credential():
+    caddyfile = (DEPLOY / "Caddyfile").read_text()
+    (matcher,) = re.findall(r"^\s*@sitoo path (.+)$", caddyfile, re.MULTILINE)
+    assert set(matcher.split()) == SITOO_PATHS | {"/customers/*"}
+    assert not any(internal in matcher for internal in INTERNAL)
+    assert re.search(r'request>uri regexp "\[\?\]\.\*\$" ""', caddyfile), "the query string is cut from the log"
+    assert "request>headers>Authorization delete" in caddyfile
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    assert "./Caddyfile:/etc/caddy/Caddyfile:ro" in compose["services"]["proxy"]["volumes"]
+    assert "ports" not in compose["services"]["web"], "the service is reached through the proxy only"
+
+
+def test_rate_limits_are_counted_in_one_shared_store_and_the_proxy_hop_is_trusted():
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    app = compose["services"]["web"]["environment"]
+    assert app["CRM_RATE_LIMIT_STORAGE"] == "redis://redis:6379/0" and "redis" in compose["services"]
+    assert app["CRM_TRUSTED_PROXIES"] == "1"
+    found = resources()
+    config = found[("ConfigMap", "crm-provider")]["data"]
+    service = found[("Service", "crm-provider-redis")]
+    assert config["CRM_RATE_LIMIT_STORAGE"] == f"redis://{service['metadata']['name']}:6379/0"
+    assert config["CRM_TRUSTED_PROXIES"] == "1"
+    assert found[("Deployment", "crm-provider-redis")]
+
+
+# major.minor.patch; PostgreSQL's releases are major.minor (17.5).
+EXACT_VERSION = re.compile(r"^([\w./-]+:\d+\.\d+\.\d+|postgres:\d+\.\d+)(-[\w.-]+)?(@sha256:[0-9a-f]{64})?$")
+
+
+def every_image() -> list[str]:
+    images = [item["image"] for item in yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+              ["services"].values() if "image" in item]
+    images.append(yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())["x-app"]["image"])
+    for resource in resources().values():
+        if resource["kind"] in ("Deployment", "Job"):
+            images += [c["image"] for c in containers(resource) if c["image"] != "crm-provider"]  # kustomize's
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    images += re.findall(r"^ARG \w+_IMAGE=(\S+)$", dockerfile, re.MULTILINE)
+    images += [ref for ref in re.findall(r"^FROM (\S+)", dockerfile, re.MULTILINE) if not ref.startswith("${")]
+    return images
+
+
+def test_every_image_is_named_by_an_exact_version():
+    images = every_image()
+    assert len(images) >= 5
+    assert [image for image in images if not EXACT_VERSION.match(image)] == []
+    for path in KUSTOMIZATIONS:
+        for image in yaml.safe_load(path.read_text())["images"]:
+            assert re.fullmatch(r"\d+\.\d+\.\d+", image["newTag"]), path
+    assert not [image for image in ("caddy:2", "redis:latest", "python:3.11-slim", "postgres:17-bookworm")
+                if EXACT_VERSION.match(image)]
