@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import secrets
 import statistics
 import subprocess
 import sys
@@ -46,7 +47,7 @@ from crm_provider.demo import PROGRAM  # noqa: E402
 from .servers import free_port  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results-ingest.md"
-EVENTS_AUTH = ("bench-events", "bench-secret")
+EVENTS_AUTH = ("bench-events", secrets.token_urlsafe(18))
 FIRST_ORDER = 1_000_000
 
 

@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import resource
+import secrets
 import shutil
 import subprocess
 import sys
@@ -35,8 +36,9 @@ from . import drivers, seed, servers
 from .operations import BASELINE, CREATE_NUMBERS, FLOOR, OPERATIONS, SEARCHES
 
 ROOT = Path(__file__).resolve().parent.parent
-SPI_USER, SPI_PASSWORD = "bench", "bench-secret"
-ADMIN_USERS = "bench-admin:bench-admin-secret"
+# Generated for each run, as a deployment's must be (config.weak_secrets refuses short or shared ones).
+SPI_USER, SPI_PASSWORD = "bench", secrets.token_urlsafe(18)
+ADMIN_USERS = f"bench-admin:{secrets.token_urlsafe(18)}"
 MIN_CUSTOMERS = 1000
 
 # The targets of issue 7 (at the highest connection count measured, 16 by default).

@@ -121,6 +121,8 @@ class Parser(FlaskParser):
             return json.loads(data, parse_constant=_reject_constant)
         except (ValueError, UnicodeDecodeError) as error:
             raise errors.BadRequest(f"Malformed JSON: {error}") from None
+        except RecursionError:  # a body of thousands of nested brackets
+            raise errors.BadRequest("Malformed JSON: nested too deeply") from None
 
     def handle_error(self, error, req, schema, *, error_status_code, error_headers):
         raise errors.BadRequest("; ".join(describe(error.messages)) or "Invalid request")

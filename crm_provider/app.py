@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import auth, db, errors, observability, plugins, ratelimit
 from .api import Api
@@ -48,6 +49,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         OPENAPI_SWAGGER_UI_URL="/docs/assets/",  # served from the swagger-ui-bundle package (api.py)
     )
     app.json.sort_keys = False
+    if settings.trusted_proxies:  # the client address (failed sign-ins, audit) as the proxies in front saw it
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
 
     errors.init_app(app)
     observability.init_app(app)  # first: its clock starts before auth, its log line sees the final status
@@ -58,12 +61,14 @@ def create_app(settings: Settings | None = None) -> Flask:
         api.register_blueprint(blueprint)
     for blueprint in OPERATIONS:
         app.register_blueprint(blueprint)
+    limits = ratelimit.Limits(settings)
     auth.init_app(
         app,
         scopes={blueprint.name: blueprint.scope for blueprint in BLUEPRINTS + OPERATIONS if blueprint.scope},
         credential_lists={"spi": settings.spi_users, "admin": settings.admin_users, "events": settings.events_users,
                           "metrics": settings.metrics_users},
+        on_failure=limits.failed_sign_in,
     )
-    ratelimit.init_app(app, settings)  # after auth: the limit is per credential
+    limits.init_app(app)  # after auth: the rate limit is per credential
     app.after_request(audit.record_refusal)  # the audit row of a request refused before its unit of work
     return app

@@ -2,7 +2,9 @@
 
 Each blueprint states its scope (`spi`, `admin`, ...); `before_request` checks the
 `Authorization` header against that scope's list. Secrets are held as SHA-256 digests and compared in
-constant time; an unknown user costs the same comparison as a known one.
+constant time; an unknown user costs the same comparison as a known one. A credential that matches no list
+is reported to `on_failure` (ratelimit.FailedSignIns: the limit of failed sign-ins per client address), which
+may refuse it with a 429 instead of the 401.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+from collections.abc import Callable
 
 from flask import Flask, g, request
 
@@ -43,7 +46,8 @@ def _challenge(text: str) -> Unauthorized:
     return Unauthorized(text, headers={"WWW-Authenticate": f'Basic realm="{REALM}", charset="UTF-8"'})
 
 
-def authenticate(scopes: dict[str, str], credential_lists: dict[str, dict[str, bytes]]) -> None:
+def authenticate(scopes: dict[str, str], credential_lists: dict[str, dict[str, bytes]],
+                 on_failure: Callable[[str], None] | None = None) -> None:
     scope = scopes.get(request.blueprint or "")
     g.scope = scope
     if scope is None:
@@ -59,9 +63,12 @@ def authenticate(scopes: dict[str, str], credential_lists: dict[str, dict[str, b
     if any(check(users, user, password) for other, users in credential_lists.items() if other != scope):
         g.credential = user
         raise Forbidden(f"The credential has no access to the {scope} routes")
+    if on_failure is not None:
+        on_failure(scope)
     raise _challenge("Invalid credentials")
 
 
-def init_app(app: Flask, scopes: dict[str, str], credential_lists: dict[str, dict[str, bytes]]) -> None:
+def init_app(app: Flask, scopes: dict[str, str], credential_lists: dict[str, dict[str, bytes]],
+             on_failure: Callable[[str], None] | None = None) -> None:
     """`scopes`: blueprint name -> the credential list that may call it (blueprints not named are public)."""
-    app.before_request(lambda: authenticate(scopes, credential_lists))
+    app.before_request(lambda: authenticate(scopes, credential_lists, on_failure))

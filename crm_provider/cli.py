@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from . import db, logs, migrate
-from .config import Settings
+from .config import Settings, weak_secrets
 
 log = logging.getLogger("crm_provider")
 
@@ -29,6 +29,22 @@ def _prepare_database(settings: Settings) -> str:
     if not settings.database_url:
         log.info("embedded PostgreSQL running, data in %s", settings.data_dir.resolve())
     migrate.upgrade(url)
+    return url
+
+
+def _prepare_demo_database(settings: Settings) -> str:
+    """The demo's database: the embedded one in CRM_DATA_DIR, or one DATABASE_URL names that the demo creates
+    (it must not exist yet) or created before. The demo replaces catalogues: any other database is refused."""
+    from . import demo
+
+    if settings.database_url:
+        try:
+            demo.claim_database(settings.database_url)
+        except demo.NotADemoDatabase as refused:
+            raise click.ClickException(str(refused)) from None
+        return _prepare_database(settings)
+    url = _prepare_database(settings)
+    demo.mark_database(url)
     return url
 
 
@@ -64,12 +80,16 @@ def serve(demo: bool, port: int | None):
         # example customer has none, though it has a transaction).
         os.environ.setdefault("CRM_LOOKUP_PROVIDER", "registry")
         os.environ.setdefault("CRM_SECTIONS_PROVIDERS", "program")
+    elif problems := weak_secrets():
+        raise click.ClickException("refusing to start: " + "; ".join(problems))
     settings = _settings()
     for kind in defaulted:
         log.warning("demo mode: no %s credentials configured, using demo/demo", kind)
-    url = _prepare_database(settings)
     if demo:
+        url = _prepare_demo_database(settings)
         _load_demo(url, settings)
+    else:
+        url = _prepare_database(settings)
     if not settings.spi_users:
         log.warning("no SPI credentials configured (CRM_SPI_USERS): every SPI request will be refused")
     os.environ["DATABASE_URL"] = url  # the workers join this database instead of starting their own
@@ -96,7 +116,7 @@ def upgrade():
 def demo_command():
     """Load the demo data (the contract's examples) into the database."""
     settings = _settings()
-    _load_demo(_prepare_database(settings), settings)
+    _load_demo(_prepare_demo_database(settings), settings)
 
 
 @main.group("lookup")

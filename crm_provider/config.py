@@ -28,13 +28,54 @@ def parse_users(spec: str | None) -> dict[str, bytes]:
     return users
 
 
+CREDENTIAL_VARIABLES = ("CRM_SPI_USERS", "CRM_ADMIN_USERS", "CRM_EVENTS_USERS", "CRM_METRICS_USERS")
+MIN_PASSWORD_CHARS = 16
+PLACEHOLDERS = ("change-me", "changeme", "change_me", "password", "secret", "example", "demo", "default")
+
+
+def weak_secrets(env=None) -> list[str]:
+    """What is wrong with the environment's credentials, a line each and never the secret itself: a password
+    shorter than MIN_PASSWORD_CHARS, a known placeholder (`change-me` in deploy/env.example), or one password
+    in the lists of two kinds (a leaked till credential must not also open the admin routes). `serve` and the
+    WSGI entry point refuse to start on any (but `serve --demo`)."""
+    env = os.environ if env is None else env
+    problems, kinds = [], {}
+    for variable in CREDENTIAL_VARIABLES:
+        for pair in (env.get(variable) or "").split(","):
+            user, _, password = pair.strip().partition(":")
+            if not user:
+                continue
+            lowered = password.lower()
+            if any(placeholder in lowered for placeholder in PLACEHOLDERS):
+                problems.append(f"{variable}: the password of {user!r} is a placeholder; generate one")
+            elif len(password) < MIN_PASSWORD_CHARS:
+                problems.append(f"{variable}: the password of {user!r} is shorter than {MIN_PASSWORD_CHARS} characters")
+            kinds.setdefault(password, set()).add(variable)
+    for password, variables in kinds.items():
+        if len(variables) > 1 and password:
+            problems.append(f"{' and '.join(sorted(variables))} share a password: each kind needs its own")
+    return problems
+
+
 DEFAULT_RATE_LIMIT = "6000/minute"
+DEFAULT_SIGNIN_FAILURE_LIMIT = "20/minute"  # per client address
+DEFAULT_SEARCH_MISS_LIMIT = "300/hour"  # per credential and client address
 
 
 def _rate_limit(spec: str) -> str | None:
     """A `limits` limit string per credential (`6000/minute`, `100/second;5000/hour`), or `off`."""
     spec = spec.strip()
     return None if spec.lower() in ("", "off", "none", "0") else spec
+
+
+def _member_number_digits(spec: str) -> int | None:
+    """`sequence` for consecutive numbers, or the length of random ones (8 to 18 digits, the last a check digit)."""
+    if spec.strip().lower() == "sequence":
+        return None
+    digits = int(spec)
+    if not 8 <= digits <= 18:
+        raise ValueError("CRM_MEMBER_NUMBER_DIGITS is `sequence` or a length of 8 to 18 digits")
+    return digits
 
 
 def _names(spec: str) -> tuple[str, ...]:
@@ -51,6 +92,7 @@ class Settings:
     spi_users: dict[str, bytes] = field(default_factory=dict)
     admin_users: dict[str, bytes] = field(default_factory=dict)
     default_region: str = "SE"
+    member_number_digits: int | None = 10  # None: consecutive numbers from a sequence
     pool_min_size: int = 1
     pool_max_size: int | None = None  # None: one connection per gunicorn thread (pool_size)
     pool_timeout: float = 2.0
@@ -65,6 +107,9 @@ class Settings:
     metrics_users: dict[str, bytes] = field(default_factory=dict)
     rate_limit: str | None = None
     rate_limit_storage: str = "memory://"
+    signin_failure_limit: str | None = None
+    search_miss_limit: str | None = None
+    trusted_proxies: int = 0  # proxies in front whose X-Forwarded-For / -Proto are believed
     # Sitoo Events SPI (POST /events) and the order ingestion worker (crm_provider/events/)
     events_users: dict[str, bytes] = field(default_factory=dict)
     sitoo_api_url: str = "https://api.mysitoo.com/v2"
@@ -93,8 +138,8 @@ class Settings:
 
     @classmethod
     def from_env(cls, env=None) -> "Settings":
-        """The defaults are the fields' own, but for two the environment sets on purpose: a rate limit, and
-        the built-in Purchases section."""
+        """The defaults are the fields' own, but for those the environment sets on purpose: a rate limit, a
+        limit of failed sign-ins and of searches that find nothing, and the built-in sections (Purchases, the program's card)."""
         env = os.environ if env is None else env
         d = cls()
         return cls(
@@ -105,6 +150,7 @@ class Settings:
             spi_users=parse_users(env.get("CRM_SPI_USERS")),
             admin_users=parse_users(env.get("CRM_ADMIN_USERS")),
             default_region=env.get("CRM_DEFAULT_REGION", d.default_region).upper(),
+            member_number_digits=_member_number_digits(env.get("CRM_MEMBER_NUMBER_DIGITS", "10")),
             pool_min_size=int(env.get("CRM_POOL_MIN_SIZE", d.pool_min_size)),
             pool_max_size=int(env["CRM_POOL_MAX_SIZE"]) if env.get("CRM_POOL_MAX_SIZE") else None,
             pool_timeout=float(env.get("CRM_POOL_TIMEOUT", d.pool_timeout)),
@@ -117,6 +163,9 @@ class Settings:
             metrics_users=parse_users(env.get("CRM_METRICS_USERS")),
             rate_limit=_rate_limit(env.get("CRM_RATE_LIMIT", DEFAULT_RATE_LIMIT)),
             rate_limit_storage=env.get("CRM_RATE_LIMIT_STORAGE", d.rate_limit_storage),
+            signin_failure_limit=_rate_limit(env.get("CRM_SIGNIN_FAILURE_LIMIT", DEFAULT_SIGNIN_FAILURE_LIMIT)),
+            search_miss_limit=_rate_limit(env.get("CRM_SEARCH_MISS_LIMIT", DEFAULT_SEARCH_MISS_LIMIT)),
+            trusted_proxies=int(env.get("CRM_TRUSTED_PROXIES", d.trusted_proxies)),
             events_users=parse_users(env.get("CRM_EVENTS_USERS")),
             sitoo_api_url=env.get("SITOO_API_URL", d.sitoo_api_url),
             sitoo_account_id=int(env["SITOO_ACCOUNT_ID"]) if env.get("SITOO_ACCOUNT_ID") else None,

@@ -51,6 +51,11 @@ class Conflict(CrmError):
     status = 409
 
 
+class TooManyRequests(CrmError):
+    status = 429
+    default_text = "Too Many Requests. A request limit has been reached."
+
+
 class NotImplementedByProvider(CrmError):
     status = 501
     default_text = "Not implemented"

@@ -8,6 +8,7 @@ region for numbers typed without a country code); `John.Doe@Example.com` is `joh
 from __future__ import annotations
 
 import re
+import secrets
 import uuid
 
 import phonenumbers
@@ -24,6 +25,25 @@ def customer_uuid(raw: str) -> uuid.UUID:
         return uuid.UUID(raw)
     except (ValueError, TypeError):
         raise NotFound("Customer not found") from None
+
+
+def luhn_digit(digits: str) -> str:
+    """The Luhn check digit of `digits` (the one payment cards use): catches every mistyped digit and most
+    swapped neighbours."""
+    total = 0
+    for position, digit in enumerate(reversed(digits)):
+        value = int(digit) * (2 if position % 2 == 0 else 1)
+        total += value - 9 if value > 9 else value
+    return str((10 - total % 10) % 10)
+
+
+def random_member_numbers(length: int, count: int) -> list[str]:
+    """`count` candidate member numbers of `length` digits: random digits (no leading zero, so that a
+    spreadsheet keeps them) and a Luhn check digit. With 10 digits there are 900 million of them: a client
+    walking the numbers finds a customer once in a hundred thousand tries at a million customers."""
+    body = length - 1
+    return [(b := str(10 ** (body - 1) + secrets.randbelow(9 * 10 ** (body - 1)))) + luhn_digit(b)
+            for _ in range(count)]
 
 
 def phone(raw: str, region: str) -> str:

@@ -5,8 +5,10 @@ Each worker writes its samples to files in PROMETHEUS_MULTIPROC_DIR, and whichev
 temporary one when it is unset) and marks exited workers dead. Without the variable (tests, a plain Flask
 server) the process serves its own registry.
 
-Labels are route templates (`/customers/<customer_id>`), never URLs: search keys are personal data, and
-ids would make every customer a time series.
+Every label takes its values from a bounded set, whatever a client sends: routes are templates
+(`/customers/<customer_id>`, never URLs: search keys are personal data, and ids would make every customer a
+time series), methods are the standard ones or `other` (gunicorn accepts any method of 3 to 20 letters, and
+each new label value is a new sample in every worker's file), statuses are numbers.
 """
 
 from __future__ import annotations
@@ -41,6 +43,14 @@ LATENCY = Histogram(
 REDEEMS = Counter(
     "crm_redeem_requests", "Redeem and undo-redeem requests, by outcome.", ["operation", "outcome"]
 )
+AUTH_FAILURES = Counter(
+    "crm_auth_failures", "Requests whose credential matched no list, by scope and outcome (refused with the 401, "
+    "or limited: over the failed sign-ins of the client address, a 429).", ["scope", "outcome"]
+)
+SEARCH_MISSES = Counter(
+    "crm_search_misses", "Searches that found nothing, by credential (a configured user: a bounded set). A rise "
+    "is what walking member numbers or personal ids looks like.", ["credential"]
+)
 POOL = Gauge(
     "crm_db_pool_connections",
     "Connections of the workers' pools: max (configured), open (size), idle (available), waiting requests.",
@@ -51,6 +61,7 @@ POOL = Gauge(
 # What a redeem's or an undo's status code means (the contract's statuses for these two routes).
 REDEEM_OUTCOMES = {200: "success", 400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                    409: "refused", 429: "rate_limited"}
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _POOL_GAUGES = {key: POOL.labels(state) for key, state in
                 {"pool_max": "max", "pool_size": "open", "pool_available": "idle", "requests_waiting": "waiting"}.items()}
 
@@ -70,8 +81,9 @@ def redeem_operation(method: str, route: str | None) -> str | None:
 
 def observe_request(method: str, route: str | None, status: int, seconds: float) -> None:
     label = route or "<unmatched>"
-    REQUESTS.labels(method, label, str(status)).inc()
-    LATENCY.labels(method, label).observe(seconds)
+    method_label = method if method in METHODS else "other"
+    REQUESTS.labels(method_label, label, str(status)).inc()
+    LATENCY.labels(method_label, label).observe(seconds)
     operation = redeem_operation(method, route)
     if operation:
         outcome = REDEEM_OUTCOMES.get(status, "unavailable" if status in (503, 504) else "error")

@@ -14,6 +14,6 @@ class Server(BaseApplication):
                 self.cfg.set(name, value)
 
     def load(self):
-        from .wsgi import app  # imported in each worker after the fork
+        from .app import create_app  # imported in each worker after the fork
 
-        return app
+        return create_app()  # `serve` checked the credentials (and `serve --demo` sets its own)

@@ -4,7 +4,9 @@ import uuid
 
 import pytest
 
-from conftest import DEMO_CUSTOMER_ID, EXAMPLES
+from conftest import DEMO_CUSTOMER_ID, EXAMPLES, SPI_PASSWORD, SPI_USER, Client
+from crm_provider import keys
+from crm_provider.customers import store as customer_store
 
 JANE = {
     "email": "Jane.Roe@Example.com",
@@ -131,10 +133,34 @@ def test_create_assigns_distinct_member_numbers(spi, catalogues):
     assert first["member_number"] != second["member_number"]
 
 
-def test_assigned_member_number_skips_numbers_already_taken(spi, catalogues, conn):
+def test_new_member_numbers_are_random_digits_with_a_check_digit(spi, catalogues):
+    numbers = [create(spi, email=f"m{n}@example.com", mobile=f"070333445{n}", personal_id=None)["member_number"]
+               for n in range(5)]
+    assert all(len(number) == 10 and number.isdigit() and number[0] != "0" for number in numbers)
+    assert all(keys.luhn_digit(number[:-1]) == number[-1] for number in numbers)
+    steps = {int(b) - int(a) for a, b in zip(numbers, numbers[1:])}
+    assert not steps & {1, -1}, "not consecutive: the next customer's number cannot be guessed from this one"
+
+
+def test_luhn_check_digit():
+    assert keys.luhn_digit("7992739871") == "3"  # the textbook example
+    number = keys.random_member_numbers(12, 1)[0]
+    assert len(number) == 12 and keys.luhn_digit(number[:-1]) == number[-1]
+    mistyped = number[:3] + str((int(number[3]) + 1) % 10) + number[4:]
+    assert keys.luhn_digit(mistyped[:-1]) != mistyped[-1]
+
+
+def test_a_random_member_number_already_taken_is_not_given_again(spi, catalogues, conn):
+    taken = create(spi)["member_number"]
+    assert customer_store.free_member_number(conn, [taken, "1234567897"]) == "1234567897"
+    assert customer_store.free_member_number(conn, [taken]) is None
+
+
+def test_assigned_member_number_skips_numbers_already_taken(make_app, catalogues, conn):
+    sequential = Client(make_app(member_number_digits=None), SPI_USER, SPI_PASSWORD)
     upcoming = conn.execute("SELECT last_value + 1 AS n FROM member_number_seq").fetchone()["n"]
-    create(spi, member_number=str(upcoming))
-    second = create(spi, email="b@example.com", mobile="0703334455", personal_id="19900101-0000")
+    create(sequential, member_number=str(upcoming))
+    second = create(sequential, email="b@example.com", mobile="0703334455", personal_id="19900101-0000")
     assert second["member_number"] not in (str(upcoming), None)
 
 

@@ -15,7 +15,7 @@ import uuid
 import pytest
 from click.testing import CliRunner
 
-from conftest import EVENTS_PASSWORD, EVENTS_USER, SPI_PASSWORD, SPI_USER
+from conftest import ADMIN_PASSWORD, ADMIN_USER, EVENTS_PASSWORD, EVENTS_USER, SPI_PASSWORD, SPI_USER
 from crm_provider.cli import main
 from fake_sitoo import SPEC_ORDER, SPEC_REFUND, SPEC_SALE, _fake_sitoo_server, event, order, sitoo  # noqa: F401
 
@@ -169,7 +169,7 @@ def test_an_order_naming_an_unknown_customer_is_skipped_with_the_reason_and_coun
         "SELECT event_id::text, status, reason FROM inbound_events").fetchall()}
     assert rows == {str(unknown): ("skipped", "unknown_customer"), str(anonymous): ("skipped", "no_customer")}
     counts = live_server.session.get(live_server.url("/admin/events/counts"), timeout=5,
-                                     auth=("backoffice", "admin-secret")).json()
+                                     auth=(ADMIN_USER, ADMIN_PASSWORD)).json()
     assert {"event_type": "order", "status": "skipped", "reason": "unknown_customer", "count": 1} in counts
     assert conn.execute("SELECT count(*) AS n FROM transactions").fetchone()["n"] == 0
 

@@ -17,9 +17,10 @@ from sqlalchemy.engine import make_url
 from conftest import ADMIN_PASSWORD, ADMIN_USER, DEMO_CUSTOMER_ID, SPI_PASSWORD, SPI_USER, EXAMPLES, Client, basic
 from conftest import free_port, start_server, stop_server
 from crm_provider import db, metrics, migrate
+from crm_provider.ops import service as ops_service
 from crm_provider.config import DEFAULT_RATE_LIMIT, Settings, parse_users
 
-METRICS_USER, METRICS_PASSWORD = "prometheus", "metrics-secret"
+METRICS_USER, METRICS_PASSWORD = "prometheus", "prometheus-8Vt6cR1uXe"
 
 
 @pytest.fixture
@@ -75,7 +76,8 @@ def behind_database(database_url):
         admin_conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
-def test_readyz_fails_while_the_schema_is_behind_and_not_when_it_is_ahead(behind_database, make_app):
+def test_readyz_fails_while_the_schema_is_behind_and_not_when_it_is_ahead(behind_database, make_app, monkeypatch):
+    monkeypatch.setattr(ops_service, "READY_CACHE_SECONDS", 0)  # each probe checks again
     app = make_app(database_url=behind_database, metrics_users=parse_users(f"{METRICS_USER}:{METRICS_PASSWORD}"))
     client = app.test_client()
     behind = client.get("/readyz")

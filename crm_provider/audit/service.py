@@ -14,6 +14,7 @@ from urllib.parse import unquote
 
 import psycopg
 from flask import Response, g, request
+from psycopg.types.json import Jsonb
 from psycopg_pool import PoolTimeout
 
 from ..db import get_db
@@ -73,14 +74,14 @@ def record_refusal(response: Response) -> Response:
     """An after-request hook: the row of a request that never reached its unit of work (refused by auth,
     by argument validation or for an unknown id), written alone. A request whose unit of work ran was
     recorded by it (`g.audit_recorded`)."""
-    if g.get("audit_recorded") or g.get("database_unavailable"):
+    if g.get("audit_recorded") or g.get("database_unavailable") or g.get("audit_skip"):
         return response
     refused = row(response.status_code)
     if refused is None:
         return response
     try:
         with get_db().pool.connection() as conn:
-            conn.execute(store.Q.insert_row, {**refused, "detail": None})
+            conn.execute(store.Q.insert_row, {**refused, "detail": Jsonb(g.audit_detail) if g.get("audit_detail") else None})
     except (psycopg.Error, PoolTimeout) as error:
         log.warning("audit row of a refused request not written: %s", type(error).__name__)
     return response

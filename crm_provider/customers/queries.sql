@@ -71,6 +71,12 @@ SELECT customer_id FROM customers WHERE member_number = %(member_number)s AND er
 -- name: lock
 SELECT * FROM customers WHERE customer_id = %(customer_id)s AND erased_at IS NULL FOR UPDATE
 
+-- name: free_member_number
+-- The first of the candidates (keys.random_member_numbers) that no live customer holds.
+SELECT candidate AS member_number FROM unnest(%(candidates)s::text[]) WITH ORDINALITY AS c (candidate, n)
+WHERE NOT EXISTS (SELECT 1 FROM customers WHERE member_number = c.candidate AND erased_at IS NULL)
+ORDER BY n LIMIT 1
+
 -- name: next_member_number
 -- The sequence's next value that no live customer holds already (member numbers may also be given).
 SELECT n::text AS member_number

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app
 from flask.views import MethodView
 
+from .. import ratelimit
 from ..api import ADMIN_ERRORS, SPI_ERRORS, Blueprint, json_list, json_text
 from ..keys import customer_uuid
 from ..audit.work import unit_of_work
@@ -36,8 +37,11 @@ class Customers(MethodView):
         Find a customer in the CRM database by one of the search key types. The answer is always a list:
         one customer, or empty.
         """
+        ratelimit.guard_search()
         with unit_of_work() as work:
-            return json_list(service.search(work.conn, args["key_type"], args["key"], _region(), read=work.read))
+            found = service.search(work.conn, args["key_type"], args["key"], _region(), read=work.read)
+        ratelimit.searched(len(found))
+        return json_list(found)
 
     @blp.arguments(CustomerSchema)
     @blp.response(201, CustomerSchema, description="Customer added OK.")
@@ -49,7 +53,8 @@ class Customers(MethodView):
         when none is given.
         """
         with unit_of_work(status=201) as work:
-            customer_id, customer = service.create(work.conn, data, _region())
+            customer_id, customer = service.create(
+                work.conn, data, _region(), member_number_digits=current_app.config["CRM_SETTINGS"].member_number_digits)
             work.note(customer_id=customer_id)
         return json_text(customer, 201)
 

@@ -104,16 +104,27 @@ def id_by_member_number(conn: Connection, member_number: str) -> uuid.UUID | Non
     return store.id_by_member_number(conn, member_number)
 
 
-def create(conn: Connection, data: dict, region: str,
-           customer_id: uuid.UUID | None = None) -> tuple[uuid.UUID, str]:
+def new_member_number(conn: Connection, digits: int | None) -> str:
+    """A member number no live customer holds: `digits` random digits with a check digit (keys.py), or with
+    None the next of the sequence (consecutive numbers, which a client can walk: CRM_MEMBER_NUMBER_DIGITS)."""
+    if digits is None:
+        return store.next_member_number(conn)
+    while True:  # at a million customers of 900 million numbers, the first of ten candidates is free
+        number = store.free_member_number(conn, keys.random_member_numbers(digits, 10))
+        if number:
+            return number
+
+
+def create(conn: Connection, data: dict, region: str, customer_id: uuid.UUID | None = None,
+           member_number_digits: int | None = None) -> tuple[uuid.UUID, str]:
     """A new customer: its id, and it in JSON. `customer_id` is for imports that keep the ids of another
-    system; the POS never sets it."""
+    system; the POS never sets it. Without a `member_number` it gets a new one (`new_member_number`)."""
     catalog.check_choices(conn, data.get("consents", []), data.get("additional_options", []), creating=True)
     row = _normalised({field: data.get(field) for field in PROFILE_FIELDS}, region)
     row["store_id_home"] = data.get("store_id_home")
     row["customer_id"] = customer_id
     if not row["member_number"]:
-        row["member_number"] = store.next_member_number(conn)
+        row["member_number"] = new_member_number(conn, member_number_digits)
     customer_id = store.insert(conn, row)
     catalog.set_choices(conn, customer_id, data.get("consents") or [], data.get("additional_options") or [])
     record_event(conn, "created", customer_id)

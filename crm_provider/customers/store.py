@@ -77,6 +77,11 @@ def next_member_number(conn: Connection) -> str:
     return conn.execute(Q.next_member_number).fetchone()["member_number"]
 
 
+def free_member_number(conn: Connection, candidates: list[str]) -> str | None:
+    row = conn.execute(Q.free_member_number, {"candidates": candidates}).fetchone()
+    return row["member_number"] if row else None
+
+
 def _json_columns(row: dict) -> dict:
     return {**row, **{k: Jsonb(row[k]) if row.get(k) is not None else None
                       for k in ("invoice_address", "delivery_address")}}

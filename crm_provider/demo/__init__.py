@@ -4,17 +4,22 @@ as they are in the spec.
 
 The example customer's "Customer Info · Bonus Points · 2451" section is the program's own card: the customer
 gets an opening balance of 2,451 points (no purchase yet, so nothing converts), and the section is not stored.
-Its stored green status was set by hand: it wins over the tier."""
+Its stored green status was set by hand: it wins over the tier.
+
+The demo replaces the consent and option catalogues of the database it loads into, so it only loads into a
+database of its own: the embedded one, or one it created, marked by a comment on the database (`MARK`).
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from psycopg import Connection
+from psycopg import Connection, sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from .. import db, keys
 from ..catalog import service as catalog
-from .. import keys
 from ..customers import service as customers
 from ..customers.schemas import CustomerSchema
 from ..lookup import service as lookup
@@ -26,6 +31,34 @@ from ..transactions.schemas import TransactionSchema
 
 EXAMPLES = json.loads((Path(__file__).with_name("examples.json")).read_text(encoding="utf-8"))
 PROGRAM = json.loads((Path(__file__).with_name("program.json")).read_text(encoding="utf-8"))
+MARK = "crm-provider demo database: `crm-provider demo` may replace its contents"
+
+
+class NotADemoDatabase(Exception):
+    pass
+
+
+def mark_database(url: str) -> None:
+    with db.connect(url, autocommit=True) as conn:
+        name = conn.info.dbname
+        conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(MARK)))
+
+
+def claim_database(url: str) -> None:
+    """Create the database `url` names, marked as the demo's; or accept it if the demo created it before."""
+    name = conninfo_to_dict(url)["dbname"]
+    with db.connect(make_conninfo(url, dbname="postgres"), autocommit=True) as conn:
+        found = conn.execute("SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database"
+                             " WHERE datname = %s", (name,)).fetchone()
+        if found is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(MARK)))
+        elif found["comment"] != MARK:
+            raise NotADemoDatabase(
+                "DATABASE_URL names a database the demo did not create, and the demo replaces its catalogues: "
+                "name one that does not exist yet (the demo creates it) or unset DATABASE_URL for the embedded one")
+
+
 OPENING_POINTS = {"a26d8975-3b86-43c0-9b12-a86401074770": 2451}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from .. import plugins
+from .. import plugins, ratelimit
 from ..api import SPI_ERRORS, Blueprint
 from ..audit.work import unit_of_work
 from . import service
@@ -27,7 +27,9 @@ class LookupCustomers(MethodView):
         it does not answer in time.
         """
         active = plugins.active()
+        ratelimit.guard_search()
         with unit_of_work() as work:
             found = service.lookup(work.conn, active.lookup, args["key_type"], args["key"], settings=active.settings)
             work.note(found=len(found))
+        ratelimit.searched(len(found))
         return found

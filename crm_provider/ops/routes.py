@@ -31,7 +31,7 @@ class Health(MethodView):
 class Ready(MethodView):
     def get(self):
         """The database answers and its schema is at the code's migrations: send traffic here."""
-        problem = service.readiness(get_db().url)
+        problem = service.readiness(get_db())
         if problem:
             return error_response(503, problem, {"Retry-After": RETRY_AFTER_SECONDS})
         return jsonify(status="ready")
