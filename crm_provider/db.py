@@ -86,9 +86,11 @@ class Database:
                 # An unreachable host (no refusal, just silence) ties up a pool worker only this long.
                 "connect_timeout": max(2, round(s.pool_timeout)),
                 # synchronous_commit is off for what reads write (their audit rows) and switched back on by
-                # every transaction that changes data (BEGIN_DURABLE, audit/work.py).
+                # every transaction that changes data (BEGIN_DURABLE, audit/work.py). A lock wait gives up at
+                # three quarters of the statement timeout, so that it is told apart (errors.py: "being changed
+                # by another request") from a slow statement.
                 "options": f"-c TimeZone=UTC -c statement_timeout={s.statement_timeout_ms} "
-                           f"-c lock_timeout={s.statement_timeout_ms} -c synchronous_commit=off",
+                           f"-c lock_timeout={max(1, s.statement_timeout_ms * 3 // 4)} -c synchronous_commit=off",
             },
             check=_check_if_suspect,
             open=False,

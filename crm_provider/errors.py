@@ -99,9 +99,11 @@ def unavailable_response():
 
 
 def is_database_unavailable(error: BaseException) -> bool:
-    """The database cannot be reached (or the pool has no connection to lend): a 503, and no audit row."""
+    """The database cannot be reached (or the pool has no connection to lend): a 503, and no audit row. A
+    statement or lock timeout is no outage (psycopg counts both as OperationalError): the database is there
+    to take the request's audit row."""
     return (isinstance(error, (psycopg.OperationalError, psycopg_pool.PoolTimeout))
-            and not isinstance(error, psycopg.errors.QueryCanceled))
+            and not isinstance(error, (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable)))
 
 
 def status_of(error: BaseException) -> int:
@@ -111,7 +113,9 @@ def status_of(error: BaseException) -> int:
         return error.status
     if isinstance(error, HTTPException):
         return _UNDOCUMENTED.get(error.code, (error.code,))[0]
-    if isinstance(error, psycopg.errors.QueryCanceled) or is_database_unavailable(error):
+    if isinstance(error, (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable)):
+        return 503
+    if is_database_unavailable(error):
         return 503
     return 500
 
@@ -138,6 +142,12 @@ def _statement_timeout(error: Exception):
     return error_response(503, "The database did not answer in time, try again", {"Retry-After": RETRY_AFTER_SECONDS})
 
 
+def _lock_timeout(error: Exception):
+    log.warning("lock not granted in time")
+    return error_response(503, "The customer is being changed by another request, try again",
+                          {"Retry-After": RETRY_AFTER_SECONDS})
+
+
 def _unexpected(error: Exception):
     # The traceback is logged with the exception type only in the message: argument values (which may hold
     # personal data) are never formatted into the log line.
@@ -149,6 +159,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CrmError, _crm_error)
     app.register_error_handler(HTTPException, http_exception_response)
     app.register_error_handler(psycopg.errors.QueryCanceled, _statement_timeout)
+    app.register_error_handler(psycopg.errors.LockNotAvailable, _lock_timeout)
     app.register_error_handler(psycopg.OperationalError, _database_unavailable)
     app.register_error_handler(psycopg_pool.PoolTimeout, _database_unavailable)
     app.register_error_handler(Exception, _unexpected)

@@ -11,7 +11,8 @@ import uuid
 
 import pytest
 
-from conftest import ADMIN_PASSWORD, ADMIN_USER, EVENTS_PASSWORD, EVENTS_USER, SPI_PASSWORD, SPI_USER, Client
+from conftest import ADMIN_PASSWORD, ADMIN_USER, EVENTS_PASSWORD, EVENTS_USER, SPI_PASSWORD, SPI_USER, Client, basic
+from crm_provider.config import parse_users
 from crm_provider import db
 from crm_provider.events import mapping, service
 from crm_provider.events.sitoo import SitooClient, SitooError, retry_after_seconds
@@ -347,6 +348,58 @@ def test_another_customers_bonus_check_is_not_consumed(spi, conn):
     sale["orderitems"][0]["additionaldata"]["crm-bonuscheckid"] = "bc-1"
     apply(conn, sale)
     assert _consumed(conn)["bc-1"] == (None, False)
+
+
+def conflicts(admin, **query):
+    response = admin.get("/admin/item-conflicts", query_string=query)
+    assert response.status_code == 200, response.json
+    return [(c["order_id"], c["kind"], c["item_id"], c["reason"], c.get("other_order_id")) for c in response.json]
+
+
+def test_the_same_bonus_check_on_a_second_purchase_after_an_undo_is_a_recorded_conflict(spi, admin, conn, make_app):
+    """Redeem X for a purchase, undo, redeem X again for a second purchase: both purchases got the discount.
+    When the orders arrive the second cannot consume X: it is recorded, listed and counted, never dropped."""
+    customer_id = new_customer(spi, "5012")
+    _grant(conn, customer_id)
+    first = spi.post(f"/customers/{customer_id}/redeem", json={"bonus_checks": ["bc-1"], "promotions": []})
+    assert spi.delete(f"/customers/{customer_id}/redeem/{first.json['redeem_id']}").status_code == 200
+    assert spi.post(f"/customers/{customer_id}/redeem", json={"bonus_checks": ["bc-1"], "promotions": []}).status_code == 200
+    sales = []
+    for order_id in (7101, 7102):
+        sale = order(order_id, SPEC_SALE, customer_id=customer_id)
+        sale["orderitems"][0]["additionaldata"]["crm-bonuscheckid"] = "bc-1"
+        sales.append(sale)
+        apply(conn, sale)
+    apply(conn, sales[1])  # replayed: still one conflict
+    assert _consumed(conn)["bc-1"] == (7101, True)
+    assert conflicts(admin) == [(7102, "bonus_check", "bc-1", "used_by_another_order", 7101)]
+
+    metrics_user, metrics_password = "prometheus", "prometheus-3Rk9wQ7zLs"
+    scraped = make_app(metrics_users=parse_users(f"{metrics_user}:{metrics_password}")).test_client().get(
+        "/metrics", headers=basic(metrics_user, metrics_password)).text
+    assert 'crm_item_conflicts{reason="used_by_another_order"} 1.0' in scraped
+    assert 'crm_item_conflicts{reason="unknown_item"} 0.0' in scraped
+
+    del sales[1]["orderitems"][0]["additionaldata"]["crm-bonuscheckid"]
+    apply(conn, sales[1])  # the order corrected in Sitoo: it no longer names the item
+    assert conflicts(admin) == []
+
+
+def test_another_customers_item_and_an_unknown_id_are_recorded_conflicts(spi, admin, conn):
+    owner, buyer = new_customer(spi, "5013"), new_customer(spi, "5014")
+    _grant(conn, owner)
+    sale = order(7103, SPEC_ORDER, customer_id=buyer)
+    sale["orderitems"][0]["additionaldata"]["crm-bonuscheckid"] = "bc-1"
+    sale["orderitems"][2]["additionaldata"]["crm-promotionid"] = "no-such-promotion"
+    apply(conn, sale)
+    assert _consumed(conn)["bc-1"] == (None, False)
+    assert sorted(conflicts(admin)) == [(7103, "bonus_check", "bc-1", "another_customers_item", None),
+                                        (7103, "promotion", "no-such-promotion", "unknown_item", None)]
+    listed = admin.get("/admin/item-conflicts?reason=another_customers_item").json
+    assert [(c["customer_id"], c.get("holder_customer_id")) for c in listed] == [(buyer, owner)]
+    assert admin.get("/admin/item-conflicts?reason=other").status_code == 400
+    apply(conn, order(7103, SPEC_ORDER, customer_id=buyer, state=20))  # cancelled: nothing is left to explain
+    assert conflicts(admin) == []
 
 
 # --- processing one event -----------------------------------------------------------------------------------

@@ -278,3 +278,21 @@ def test_search_miss_limit_setting():
     assert Settings.from_env({"CRM_MEMBER_NUMBER_DIGITS": "sequence"}).member_number_digits is None
     with pytest.raises(ValueError):
         Settings.from_env({"CRM_MEMBER_NUMBER_DIGITS": "4"})
+
+
+# --- a bad day -------------------------------------------------------------------------------------------------
+
+def test_a_lock_timeout_during_a_redeem_is_a_503_with_retry_after_and_its_audit_row(make_app, demo_data, database_url,
+                                                                                     conn):
+    app = make_app(statement_timeout_ms=300)
+    till = Client(app, SPI_USER, SPI_PASSWORD)
+    with psycopg.connect(database_url) as holder:  # another request holds the customer
+        holder.execute("SELECT 1 FROM customers WHERE customer_id = %s FOR UPDATE", (DEMO_CUSTOMER_ID,))
+        response = till.post(f"/customers/{DEMO_CUSTOMER_ID}/redeem",
+                             json={"bonus_checks": [], "promotions": ["4a8b6a8e-2b0c-4f5a-9a0e-1c2d3e4f5a6b"]})
+        holder.rollback()
+    assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+    assert response.json == {"errortext": "The customer is being changed by another request, try again",
+                             "statuscode": 503}
+    audited = conn.execute("SELECT operation, customer_id::text FROM audit_log WHERE http_status = 503").fetchall()
+    assert audited == [{"operation": "POST /customers/<customer_id>/redeem", "customer_id": DEMO_CUSTOMER_ID}]

@@ -209,3 +209,50 @@ SET consumed_order_id = %(order_id)s, consumed_at = COALESCE(consumed_at, now())
     date_redeemed = COALESCE(date_redeemed, now())
 WHERE bonus_check_id = ANY(%(ids)s::text[]) AND customer_id = %(customer_id)s
   AND (consumed_order_id IS NULL OR consumed_order_id = %(order_id)s)
+
+-- name: record_conflicts
+-- After set_consumed: the items the order names that it could not consume, with the reason, replacing what
+-- was recorded for the order before (an update that no longer names an item, or now consumes it, clears it).
+WITH named (kind, item_id) AS (
+    SELECT 'bonus_check', unnest(%(bonus_checks)s::text[])
+    UNION
+    SELECT 'promotion', unnest(%(promotions)s::text[])
+), item AS (
+    SELECT n.kind, n.item_id, COALESCE(b.customer_id, p.customer_id) AS holder,
+           COALESCE(b.consumed_order_id, p.consumed_order_id) AS consumed_by
+    FROM named n
+    LEFT JOIN bonus_checks b ON n.kind = 'bonus_check' AND b.bonus_check_id = n.item_id
+    LEFT JOIN promotions p ON n.kind = 'promotion' AND p.promotion_id = n.item_id
+), conflict AS (
+    SELECT kind, item_id,
+           CASE WHEN holder IS NULL THEN 'unknown_item'
+                WHEN holder <> %(customer_id)s THEN 'another_customers_item'
+                ELSE 'used_by_another_order' END AS reason,
+           CASE WHEN holder = %(customer_id)s THEN consumed_by END AS other_order_id,
+           CASE WHEN holder <> %(customer_id)s THEN holder END AS holder_customer_id
+    FROM item
+    WHERE holder IS DISTINCT FROM %(customer_id)s OR consumed_by IS DISTINCT FROM %(order_id)s
+), cleared AS (
+    DELETE FROM item_conflicts c WHERE c.order_id = %(order_id)s
+      AND NOT EXISTS (SELECT 1 FROM conflict x WHERE x.kind = c.kind AND x.item_id = c.item_id)
+)
+INSERT INTO item_conflicts (order_id, kind, item_id, customer_id, reason, other_order_id, holder_customer_id)
+SELECT %(order_id)s, kind, item_id, %(customer_id)s, reason, other_order_id, holder_customer_id FROM conflict
+ON CONFLICT (order_id, kind, item_id) DO UPDATE
+SET customer_id = excluded.customer_id, reason = excluded.reason, other_order_id = excluded.other_order_id,
+    holder_customer_id = excluded.holder_customer_id, last_seen_at = now()
+
+-- name: clear_conflicts
+DELETE FROM item_conflicts WHERE order_id = %(order_id)s
+
+-- name: conflicts
+SELECT order_id, kind, item_id, customer_id::text, reason, other_order_id, holder_customer_id::text,
+       first_seen_at, last_seen_at
+FROM item_conflicts
+WHERE (%(reason)s::text IS NULL OR reason = %(reason)s)
+  AND (%(before)s::timestamptz IS NULL OR first_seen_at < %(before)s)
+ORDER BY first_seen_at DESC, order_id DESC, kind, item_id
+LIMIT %(limit)s
+
+-- name: conflict_counts
+SELECT reason, count(*)::int AS conflicts FROM item_conflicts GROUP BY reason ORDER BY reason

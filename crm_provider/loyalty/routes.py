@@ -9,11 +9,12 @@ from ..audit.service import trace
 from ..keys import customer_uuid
 from ..audit.work import unit_of_work
 from . import service
-from .schemas import ITEM_ID_MAX_LENGTH, GrantedBonusCheckSchema, GrantedPromotionSchema, RedeemSchema
+from .schemas import (ITEM_ID_MAX_LENGTH, ConflictQuerySchema, ConflictSchema, GrantedBonusCheckSchema,
+                      GrantedPromotionSchema, RedeemSchema)
 
 blp = Blueprint("loyalty", __name__, scope="spi", description="Redeem bonus checks and promotions, and undo a redeem.")
 admin_blp = Blueprint("loyalty_admin", __name__, scope="admin", url_prefix="/admin",
-                      description="Back office: grant and withdraw promotions and bonus checks.")
+                      description="Back office: grant and withdraw promotions and bonus checks; the orders' item conflicts.")
 
 
 @blp.route("/customers/<customer_id>/redeem")
@@ -120,3 +121,20 @@ class BonusCheck(MethodView):
         with unit_of_work(customer_id=cid, status=204) as work:
             work.note(bonus_check_id=bonus_check_id[:ITEM_ID_MAX_LENGTH])
             service.withdraw(work.conn, "bonus_check", cid, bonus_check_id)
+
+
+@admin_blp.route("/item-conflicts")
+class ItemConflicts(MethodView):
+    @admin_blp.arguments(ConflictQuerySchema, location="query")
+    @admin_blp.response(200, ConflictSchema(many=True))
+    @admin_blp.documents(*ADMIN_ERRORS)
+    def get(self, args):
+        """Orders naming a bonus check or promotion they could not consume, newest first
+
+        A purchase from Sitoo names the items it used (`crm-bonuscheckid`, `crm-promotionid`). One that
+        another purchase consumed already (redeemed, undone and redeemed again for a second purchase: both got
+        the discount), another customer's, or one no customer holds is kept here, one row per order and item,
+        as the order has it now, and counted in the `crm_item_conflicts` gauge.
+        """
+        with unit_of_work() as work:
+            return service.conflicts(work.conn, args.get("reason"), args.get("before"), args["limit"])

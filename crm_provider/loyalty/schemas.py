@@ -8,7 +8,8 @@ from decimal import Decimal, InvalidOperation
 
 from marshmallow import ValidationError, validate, validates_schema
 
-from ..fields import AwareDateTime, List, Money, NUMERIC_12_2_LIMIT, Nested, OneOfSchema, Schema, StrictBool, StrictInt, StrictStr
+from ..fields import (AwareDateTime, List, Money, NUMERIC_12_2_LIMIT, Nested, OneOfSchema, QueryInt, Schema, StrictBool,
+                      StrictInt, StrictStr)
 
 PROMOTION_TYPES = ("cart_amount", "cart_percent", "manual", "offer")
 # The value field each promotion type carries (manual carries none).
@@ -124,3 +125,23 @@ class GrantedPromotionSchema(_Granted, PromotionSchema):
 class GrantedBonusCheckSchema(_Granted, BonusCheckSchema):
     bonus_check_id = ItemId(metadata={"description": "ID of the bonus check. Created (a UUID) when not given."})
     cart_amount = Amount(required=True, metadata={"description": "The amount value of the bonus check."})
+
+
+class ConflictQuerySchema(Schema):
+    reason = StrictStr(validate=validate.OneOf(("used_by_another_order", "another_customers_item", "unknown_item")))
+    before = AwareDateTime(metadata={"description": "Only conflicts first seen before this time (paging)"})
+    limit = QueryInt(load_default=100, validate=validate.Range(1, 1000))
+
+
+class ConflictSchema(Schema):
+    order_id = StrictInt(metadata={"description": "The Sitoo order that names the item"})
+    kind = StrictStr(metadata={"description": "`bonus_check` or `promotion`"})
+    item_id = StrictStr()
+    customer_id = StrictStr(metadata={"description": "The order's customer"})
+    reason = StrictStr(metadata={"description": "`used_by_another_order` (the same item on a second purchase, "
+                                                "after its redeem was undone), `another_customers_item`, "
+                                                "`unknown_item`"})
+    other_order_id = StrictInt(allow_none=True, metadata={"description": "The order that consumed the item"})
+    holder_customer_id = StrictStr(allow_none=True, metadata={"description": "The customer who holds the item"})
+    first_seen_at = AwareDateTime()
+    last_seen_at = AwareDateTime()

@@ -160,14 +160,29 @@ def set_consumed(conn: Connection, order_id: int, customer_id: uuid.UUID | None,
     """Make these items of `customer_id` exactly the ones order `order_id` consumes (a purchase names them on
     its items); no customer: the order consumes nothing. Items the order no longer names are given back. An
     item another purchase consumed already stays with that one; another customer's item is not touched.
+    Either is recorded as a conflict of the order (`conflicts`), never dropped in silence: the same bonus
+    check redeemed, undone and redeemed again for a second purchase gave both purchases the discount.
 
     Locks, as redeem and undo take theirs: the customers concerned (this one and any whose items the order
     consumed so far) in id order, then the items."""
     holders = store.order_consumers(conn, order_id)
     if customer_id is not None:
         holders.add(customer_id)
-    if not holders:
-        return
-    store.lock_customers(conn, holders)
-    store.set_consumed(conn, customer_id, order_id, bonus_checks if customer_id else [],
-                       promotions if customer_id else [])
+    if holders:
+        store.lock_customers(conn, holders)
+        store.set_consumed(conn, customer_id, order_id, bonus_checks if customer_id else [],
+                           promotions if customer_id else [])
+    store.record_conflicts(conn, customer_id, order_id, bonus_checks, promotions)
+
+
+CONFLICT_REASONS = ("used_by_another_order", "another_customers_item", "unknown_item")
+
+
+def conflicts(conn: Connection, reason: str | None = None, before=None, limit: int = 100) -> list[dict]:
+    """The orders' item conflicts, newest first."""
+    return store.conflicts(conn, reason, before, limit)
+
+
+def conflict_counts(conn: Connection) -> dict[str, int]:
+    """Conflicts by reason, every reason included (for the gauge)."""
+    return {reason: 0 for reason in CONFLICT_REASONS} | store.conflict_counts(conn)

@@ -61,6 +61,23 @@ def set_consumed(conn: Connection, customer_id, order_id: int, bonus_check_ids: 
                                             "ids": promotion_ids})
 
 
+def record_conflicts(conn: Connection, customer_id, order_id: int, bonus_check_ids: list[str],
+                     promotion_ids: list[str]) -> None:
+    if customer_id is None or not (bonus_check_ids or promotion_ids):
+        conn.execute(Q.clear_conflicts, {"order_id": order_id})
+        return
+    conn.execute(Q.record_conflicts, {"order_id": order_id, "customer_id": customer_id,
+                                      "bonus_checks": bonus_check_ids, "promotions": promotion_ids})
+
+
+def conflicts(conn: Connection, reason: str | None, before, limit: int) -> list[dict]:
+    return conn.execute(Q.conflicts, {"reason": reason, "before": before, "limit": limit}).fetchall()
+
+
+def conflict_counts(conn: Connection) -> dict[str, int]:
+    return {row["reason"]: row["conflicts"] for row in conn.execute(Q.conflict_counts)}
+
+
 def grant_promotion(conn: Connection, customer_id, promotion: dict) -> dict | None:
     """The stored promotion, or None when its id is taken (another customer's, or in use)."""
     return conn.execute(Q.grant_promotion, _promotion_row(customer_id, promotion)).fetchone()

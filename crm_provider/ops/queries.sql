@@ -6,9 +6,9 @@ SELECT to_regclass('alembic_version') IS NOT NULL AS present
 -- name: schema_versions
 SELECT version_num FROM alembic_version
 
--- name: events_table
--- The events feed (migration 0003) may not be in this database yet: a schema behind the code still scrapes.
-SELECT to_regclass('inbound_events') IS NOT NULL AS present
+-- name: table_present
+-- A table of a later migration may not be in this database yet: a schema behind the code still scrapes.
+SELECT to_regclass(%(name)s) IS NOT NULL AS present
 
 -- name: events_backlog
 -- Order events received and not yet applied: what the ingestion worker still has to do.

@@ -22,6 +22,7 @@ from prometheus_client.core import GaugeMetricFamily
 from psycopg_pool import PoolTimeout
 
 from .. import db
+from ..loyalty import service as loyalty
 from . import store
 
 READY_CACHE_SECONDS = 1.0
@@ -95,8 +96,17 @@ def scrape_families(database: db.Database) -> list:
     try:
         with database.pool.connection(timeout=SCRAPE_WAIT_SECONDS) as conn:
             backlog = store.events_backlog(conn)
+            conflicts = loyalty.conflict_counts(conn) if store.has_table(conn, "item_conflicts") else None
     except (psycopg.Error, PoolTimeout):
         return []
-    if backlog is None:
-        return []
-    return [GaugeMetricFamily("crm_events_backlog", "Events received and not yet processed.", value=backlog)]
+    families = []
+    if backlog is not None:
+        families.append(GaugeMetricFamily("crm_events_backlog", "Events received and not yet processed.",
+                                          value=backlog))
+    if conflicts is not None:
+        gauge = GaugeMetricFamily("crm_item_conflicts", "Orders naming a bonus check or promotion they could not "
+                                  "consume, by reason (GET /admin/item-conflicts).", labels=["reason"])
+        for reason, count in conflicts.items():
+            gauge.add_metric([reason], count)
+        families.append(gauge)
+    return families
