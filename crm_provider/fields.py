@@ -87,6 +87,20 @@ class JsonNumber(fields.Number):
         return value
 
 
+# Maximum lengths of free text and of lists a client writes, stated once (docs/security.md, "Lengths"): what a
+# till or the back office sends is bounded field by field, beyond the body limit, and answered with a 400.
+NAME_CHARS = 100        # a first or last name, a status or section title
+TITLE_CHARS = 200       # a company, an address line, a consent's or an item's name
+TEXT_CHARS = 1024       # a description, a note, a section's text
+SHORT_CHARS = 64        # ids a client chooses (store ids, voucher passwords), zip codes, phone numbers as typed
+LIST_ITEMS = 100        # consents, option values, enum options, voucher passwords
+
+
+def Text(max_chars: int, **kwargs) -> StrictStr:
+    """Free text of at most `max_chars` characters."""
+    return StrictStr(validate=validate.Length(max=max_chars), **kwargs)
+
+
 def Id(**kwargs) -> StrictStr:
     """The contract's option and enum id: 2-32 characters, letters, digits, `_` and `-`."""
     return StrictStr(validate=validate.Regexp(ID_PATTERN, error="Must match {regex}."), **kwargs)

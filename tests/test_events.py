@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import uuid
+from dataclasses import replace
 
 import pytest
 
@@ -404,6 +405,48 @@ def test_another_customers_item_and_an_unknown_id_are_recorded_conflicts(spi, ad
 
 # --- processing one event -----------------------------------------------------------------------------------
 
+def test_an_order_the_api_does_not_return_yet_is_retried_before_it_is_skipped(events, spi, conn, sitoo, settings):
+    from crm_provider.events.worker import AttemptFailed, Ingestion
+
+    customer_id = new_customer(spi, "5015")
+    event_id = str(uuid.uuid4())
+    events.post("/events", json=[event(8101, event_id)])
+    ingestion = Ingestion(conn.info.dsn, replace(settings, sitoo_account_id=ACCOUNT_ID),
+                          SitooClient(sitoo.url, ACCOUNT_ID, API_ID, API_PASSWORD, timeout=5))
+    ingestion.retry = Backoff(5, 60, settings.events_max_attempts)  # as worker.py registers it
+    try:
+        with pytest.raises(AttemptFailed, match="does not return the order yet"):
+            ingestion.process(event_id, 0)  # the event came before the order is readable
+        assert stored_events(conn)[0]["status"] == "pending"
+        sitoo.put(order(8101, customer_id=customer_id))
+        ingestion.process(event_id, 1)
+        assert [t["order_id"] for t in transactions_of(conn, customer_id)] == [8101]
+
+        never = str(uuid.uuid4())
+        events.post("/events", json=[event(8102, never)])
+        for attempt in range(service.ORDER_NOT_FOUND_ATTEMPTS - 1):
+            with pytest.raises(AttemptFailed):
+                ingestion.process(never, attempt)
+        ingestion.process(never, service.ORDER_NOT_FOUND_ATTEMPTS - 1)  # the last try: skipped, with the reason
+        row = conn.execute("SELECT status, reason FROM inbound_events WHERE event_id = %s", (never,)).fetchone()
+        assert row == {"status": "skipped", "reason": "order_not_found"}
+    finally:
+        ingestion.close()
+
+
+def test_a_sitoo_answer_larger_than_the_limit_is_a_retryable_failure(sitoo, monkeypatch):
+    from crm_provider.events import sitoo as sitoo_module
+
+    sitoo.put(order(8103))
+    monkeypatch.setattr(sitoo_module, "MAX_RESPONSE_BYTES", 100)
+    client = SitooClient(sitoo.url, ACCOUNT_ID, API_ID, API_PASSWORD, timeout=5)
+    try:
+        with pytest.raises(SitooError, match="more than"):
+            client.order(8103)
+    finally:
+        client.close()
+
+
 def test_an_event_is_processed_once_and_its_order_read_from_the_api(events, spi, conn, sitoo):
     customer_id = new_customer(spi, "5011")
     sitoo.put(order(8001, customer_id=customer_id))
@@ -452,7 +495,10 @@ def test_an_event_of_another_account_or_for_an_order_the_api_does_not_know_is_sk
     client = SitooClient(sitoo.url, ACCOUNT_ID, API_ID, API_PASSWORD, timeout=5)
     try:
         assert service.process_event(conn, other, client.order, ACCOUNT_ID).reason == "other_account"
-        assert service.process_event(conn, missing, client.order, ACCOUNT_ID).reason == "order_not_found"
+        with pytest.raises(SitooError, match="not return the order yet"):  # retried first
+            service.process_event(conn, missing, client.order, ACCOUNT_ID, attempts=0)
+        last = service.ORDER_NOT_FOUND_ATTEMPTS - 1
+        assert service.process_event(conn, missing, client.order, ACCOUNT_ID, last).reason == "order_not_found"
     finally:
         client.close()
     assert sitoo.fetches[9001] == 0

@@ -296,3 +296,31 @@ def test_a_lock_timeout_during_a_redeem_is_a_503_with_retry_after_and_its_audit_
                              "statuscode": 503}
     audited = conn.execute("SELECT operation, customer_id::text FROM audit_log WHERE http_status = 503").fetchall()
     assert audited == [{"operation": "POST /customers/<customer_id>/redeem", "customer_id": DEMO_CUSTOMER_ID}]
+
+
+# --- lengths -----------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("field,value", [
+    ("name_first", "x" * 101), ("name_last", "x" * 101), ("company", "x" * 201), ("mobile", "0" * 65),
+    ("store_id_home", "s" * 65), ("invoice_address", {"address": "x" * 201}),
+    ("delivery_address", {"address": "Road 1", "city": "x" * 101}), ("consents", ["c"] * 101),
+])
+def test_free_text_and_lists_have_maximum_lengths(spi, catalogues, conn, field, value):
+    response = spi.post("/customers", json={"name_first": "Ann", field: value})
+    assert response.status_code == 400 and response.json["errortext"].startswith(field), response.json
+    assert conn.execute("SELECT count(*) AS n FROM customers").fetchone()["n"] == 0
+
+
+def test_the_lengths_are_stated_in_the_openapi_document(app):
+    schemas = app.test_client().get("/openapi.json").json["components"]["schemas"]
+    assert schemas["Customer"]["properties"]["name_first"]["maxLength"] == 100
+    assert schemas["Customer"]["properties"]["consents"]["maxItems"] == 100
+    assert schemas["Address"]["properties"]["address"]["maxLength"] == 200
+
+
+def test_admin_lists_have_maximum_lengths(admin, conn):
+    consents = [{"consent_id": f"c{n}", "name": "C", "value": False} for n in range(101)]
+    response = admin.put("/admin/consents", json=consents)
+    assert response.status_code == 400 and response.json["errortext"] == "consents: At most 100 entries."
+    back_office = admin.patch(f"/admin/customers/{DEMO_CUSTOMER_ID}", json={"voucher_passwords": ["v"] * 101})
+    assert back_office.status_code in (400, 404) and "voucher_passwords" in back_office.json["errortext"]

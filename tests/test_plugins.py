@@ -61,7 +61,7 @@ class Answers:
         return Answers.answer
 
 
-HTTP_LOOKUP = HttpLookupProvider("http://127.0.0.1:9/", timeout=0.3)
+HTTP_LOOKUP = HttpLookupProvider("http://127.0.0.1:9/", timeout=0.3, allow_http=True)  # a local test service
 
 
 # --- configuration and resolution ---------------------------------------------------------------------------------
@@ -266,7 +266,7 @@ def test_lookup_answers_never_carry_crm_only_fields(make_app, spi, monkeypatch):
 
 class PersonService(BaseHTTPRequestHandler):
     """/ok answers the example person, /missing 404, /broken 500, /slow too late, /garbage not JSON,
-    /object a JSON object, /invalid a customer with a bad email."""
+    /object a JSON object, /invalid a customer with a bad email, /moved a redirect to /ok."""
 
     requests: list = []
 
@@ -275,6 +275,11 @@ class PersonService(BaseHTTPRequestHandler):
         PersonService.requests.append((self.path, self.headers.get("Authorization"), json.loads(body)))
         if self.path == "/slow":
             time.sleep(1.0)
+        if self.path == "/moved":
+            self.send_response(307)
+            self.send_header("Location", "/ok")
+            self.end_headers()
+            return
         status, payload = {
             "/ok": (200, json.dumps([PERSON])),
             "/missing": (404, "{}"),
@@ -323,6 +328,8 @@ def http_client(make_app):
                       "statuscode": 502}),
     ("/invalid", 502, {"errortext": "The lookup provider answered something that is not a list of customers",
                        "statuscode": 502}),
+    ("/moved", 502, {"errortext": "The lookup service redirected (307); redirects are not followed",
+                     "statuscode": 502}),
 ])
 def test_http_provider_maps_the_services_answers(http_client, spi, person_service, monkeypatch, path, status, body):
     monkeypatch.setattr(HTTP_LOOKUP, "url", person_service + path)
@@ -342,7 +349,15 @@ def test_http_provider_unreachable_service_is_502(http_client, spi, monkeypatch)
     assert response.json == {"errortext": "The lookup service cannot be reached", "statuscode": 502}
 
 
+def test_http_provider_wants_https_unless_told_the_service_is_private():
+    with pytest.raises(ValueError, match="https"):
+        HttpLookupProvider("http://persons.example.com/lookup")
+    with pytest.raises(ValueError, match="https"):
+        HttpLookupProvider("ftp://persons.example.com/lookup", allow_http=True)
+    assert HttpLookupProvider("https://persons.example.com/lookup").url.startswith("https://")
+
+
 def test_http_provider_refuses_an_oversized_answer(person_service, monkeypatch):
-    provider = HttpLookupProvider(person_service + "/ok", max_bytes=10)
+    provider = HttpLookupProvider(person_service + "/ok", max_bytes=10, allow_http=True)
     with pytest.raises(errors.BadGateway, match="too much"):
         provider.lookup(None, "mobile", "0701112233")

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, validate, validates_schema
 
-from ..fields import Id, List, Nested, Schema, StrictBool, StrictStr
+from ..fields import LIST_ITEMS, TEXT_CHARS, TITLE_CHARS, Id, List, Nested, Schema, StrictBool, StrictStr, Text
 
 OPTION_TYPES = ("enum-single", "enum-multi", "text")
 
 
 class ConsentSchema(Schema):
     consent_id = StrictStr(required=True, validate=validate.Length(min=1), metadata={"description": "ID of the consent."})
-    name = StrictStr(required=True, metadata={"description": "Name displayed for the consent."})
-    description = StrictStr(metadata={"description": "Description of the consent."})
+    name = Text(TITLE_CHARS, required=True, metadata={"description": "Name displayed for the consent."})
+    description = Text(TEXT_CHARS, metadata={"description": "Description of the consent."})
     value = StrictBool(required=True, metadata={
         "description": "Value indicating if the default value when adding a new customer should be to accept "
                        "the consent or not."})
@@ -31,7 +31,7 @@ class AdditionalOptionSchema(Schema):
         "description": "enum-single: select one value; enum-multi: select several values; text: a text field"})
     required = StrictBool(metadata={"description": "Whether the option is required when adding or editing a customer",
                               "default": False})
-    enum_options = List(Nested(AdditionalOptionEnumValueSchema), metadata={
+    enum_options = List(Nested(AdditionalOptionEnumValueSchema), validate=validate.Length(max=LIST_ITEMS), metadata={
         "description": "The possible values (options of type enum-single and enum-multi)"})
 
     @validates_schema
@@ -48,5 +48,5 @@ class AdditionalOptionSchema(Schema):
 
 class AdditionalOptionsSectionSchema(Schema):
     name = StrictStr(required=True, validate=validate.Length(1, 32), metadata={"description": "The name of the section"})
-    options = List(Nested(AdditionalOptionSchema), required=True,
+    options = List(Nested(AdditionalOptionSchema), required=True, validate=validate.Length(max=LIST_ITEMS),
                           metadata={"description": "The additional options of the section"})

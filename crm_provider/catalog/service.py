@@ -8,6 +8,7 @@ from collections import Counter
 from psycopg import Connection
 
 from ..errors import BadRequest
+from ..fields import LIST_ITEMS
 from . import store
 
 # Members of the customer document (customers/document.py), over the customer's row `c`.
@@ -23,15 +24,23 @@ def additional_options(conn: Connection) -> list[dict]:
 
 
 def replace_consents(conn: Connection, consents: list[dict]) -> list[dict]:
+    _at_most("consents", consents)
     _unique("consent_id", [c["consent_id"] for c in consents])
     store.replace_consents(conn, consents)
     return store.list_consents(conn)
 
 
 def replace_additional_options(conn: Connection, sections: list[dict]) -> list[dict]:
+    _at_most("sections", sections)
     _unique("options.id", [o["id"] for s in sections for o in s["options"]])
     store.replace_sections(conn, sections)
     return store.list_sections(conn)
+
+
+def _at_most(field: str, items: list) -> None:
+    """A catalogue is a list of at most LIST_ITEMS entries (the body is the list, which no schema bounds)."""
+    if len(items) > LIST_ITEMS:
+        raise BadRequest(f"{field}: At most {LIST_ITEMS} entries.")
 
 
 def _unique(field: str, ids: list[str]) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from marshmallow import pre_load, validate
 
-from ..fields import Date, Email, Id, List, Money, Nested, OneOfSchema, Schema, StrictBool, StrictStr
+from ..fields import (LIST_ITEMS, NAME_CHARS, SHORT_CHARS, TEXT_CHARS, TITLE_CHARS, Date, Email, Id, List, Money,
+                      Nested, OneOfSchema, Schema, StrictBool, StrictStr, Text)
 from ..loyalty.schemas import BonusCheckSchema, PromotionSchema
 from ..keys import KEY_TYPES
 
@@ -29,12 +30,13 @@ def _optional(field_class=StrictStr, **kwargs):
 
 
 class AddressSchema(Schema):
-    name = _optional(metadata={"description": "Name for the address. Usually the name of the recipient."})
-    address = StrictStr(required=True, metadata={"description": "The address line 1."})
-    address2 = _optional(metadata={"description": "The address line 2."})
-    zip = _optional(metadata={"description": "Zip for the address."})
-    city = _optional(metadata={"description": "City for the address."})
-    state = _optional(metadata={"description": "State/Region for the address."})
+    name = _optional(Text, max_chars=TITLE_CHARS,
+                     metadata={"description": "Name for the address. Usually the name of the recipient."})
+    address = Text(TITLE_CHARS, required=True, metadata={"description": "The address line 1."})
+    address2 = _optional(Text, max_chars=TITLE_CHARS, metadata={"description": "The address line 2."})
+    zip = _optional(Text, max_chars=SHORT_CHARS, metadata={"description": "Zip for the address."})
+    city = _optional(Text, max_chars=NAME_CHARS, metadata={"description": "City for the address."})
+    state = _optional(Text, max_chars=NAME_CHARS, metadata={"description": "State/Region for the address."})
     country_id = _optional(
         validate=validate.Regexp(r"^[A-Z]{2}$", error="Must be an ISO 3166-1 alpha-2 code in upper case."),
         metadata={"description": "Country id for the address (ISO 3166-1 Alpha2 uppercase)"},
@@ -44,16 +46,16 @@ class AddressSchema(Schema):
 class CustomerStatusSchema(Schema):
     color = StrictStr(required=True, validate=validate.OneOf(STATUS_COLORS),
                 metadata={"description": "The color to display for the status field."})
-    text = StrictStr(required=True, metadata={"description": "Status text for the customer."})
+    text = Text(NAME_CHARS, required=True, metadata={"description": "Status text for the customer."})
 
 
 class CustomerAdditionalOptionSchema(Schema):
     id = Id(required=True, metadata={"description": "The ID of the additional option that the value is for"})
     enum_values = List(
-        Id(), metadata={"description": "IDs of the selected enum values (options of type enum-single and enum-multi)"}
+        Id(), validate=validate.Length(max=LIST_ITEMS),
+        metadata={"description": "IDs of the selected enum values (options of type enum-single and enum-multi)"}
     )
-    text = StrictStr(validate=validate.Length(max=1024),
-               metadata={"description": "The text stored for an additional option of type text"})
+    text = Text(TEXT_CHARS, metadata={"description": "The text stored for an additional option of type text"})
 
 
 class CustomerSectionValueSchema(OneOfSchema):
@@ -62,15 +64,15 @@ class CustomerSectionValueSchema(OneOfSchema):
     one_of_layout = ("type", {"text": "text", "money": "value"})
 
     type = StrictStr(required=True, validate=validate.OneOf(SECTION_VALUE_TYPES))
-    title = StrictStr(required=True, metadata={"description": "Title of the field."})
-    text = StrictStr(metadata={"description": "Text value (type text)."})
+    title = Text(NAME_CHARS, required=True, metadata={"description": "Title of the field."})
+    text = Text(TEXT_CHARS, metadata={"description": "Text value (type text)."})
     value = Money(metadata={"description": "The money value to display for the field (type money)."})
 
 
 class CustomerSectionSchema(Schema):
-    title = StrictStr(required=True, metadata={"description": "Title of the section"})
-    values = List(Nested(CustomerSectionValueSchema), required=True,
-                         metadata={"description": "Fields that will be shown for this section."})
+    title = Text(NAME_CHARS, required=True, metadata={"description": "Title of the section"})
+    values = List(Nested(CustomerSectionValueSchema), required=True, validate=validate.Length(max=LIST_ITEMS),
+                  metadata={"description": "Fields that will be shown for this section."})
 
 
 class CustomerSchema(Schema):
@@ -82,15 +84,17 @@ class CustomerSchema(Schema):
     )
     email = _optional(Email, validate=validate.Length(max=EMAIL_MAX_LENGTH),
                       metadata={"description": "Email for the customer."})
-    name_first = _optional(metadata={"description": "First Name of the customer."})
-    name_last = _optional(metadata={"description": "Last Name of the customer."})
+    name_first = _optional(Text, max_chars=NAME_CHARS, metadata={"description": "First Name of the customer."})
+    name_last = _optional(Text, max_chars=NAME_CHARS, metadata={"description": "Last Name of the customer."})
     personal_id = _optional(validate=validate.Length(max=KEY_MAX_LENGTH),
                             metadata={"description": "Social Security Number (SSN) for the customer."})
-    company = _optional(metadata={"description": "Company for the customer."})
+    company = _optional(Text, max_chars=TITLE_CHARS, metadata={"description": "Company for the customer."})
     company_id = _optional(validate=validate.Length(max=KEY_MAX_LENGTH),
                            metadata={"description": "Company ID for the customer."})
-    phone = _optional(metadata={"description": "Phone Number for the customer. (E.164 format)"})
-    mobile = _optional(metadata={"description": "Mobile Phone number for the customer. (E.164 format)"})
+    phone = _optional(Text, max_chars=SHORT_CHARS,
+                      metadata={"description": "Phone Number for the customer. (E.164 format)"})
+    mobile = _optional(Text, max_chars=SHORT_CHARS,
+                       metadata={"description": "Mobile Phone number for the customer. (E.164 format)"})
     invoice_address = _optional(Nested, nested=AddressSchema, metadata={"description": "The invoice address."})
     delivery_address = _optional(Nested, nested=AddressSchema,
                                  metadata={"description": "The delivery address."})
@@ -101,9 +105,10 @@ class CustomerSchema(Schema):
         StrictStr(validate=validate.OneOf(COMMUNICATION_TYPES)),
         metadata={"description": "Accepted ways of communicating with customer."},
     )
-    consents = List(StrictStr(), metadata={"description": "IDs of the consents the customer has accepted"})
-    additional_options = List(Nested(CustomerAdditionalOptionSchema),
-                                     metadata={"description": "Additional option values for the customer"})
+    consents = List(StrictStr(validate=validate.Length(max=KEY_MAX_LENGTH)), validate=validate.Length(max=LIST_ITEMS),
+                    metadata={"description": "IDs of the consents the customer has accepted"})
+    additional_options = List(Nested(CustomerAdditionalOptionSchema), validate=validate.Length(max=LIST_ITEMS),
+                              metadata={"description": "Additional option values for the customer"})
     status = Nested(CustomerStatusSchema, dump_only=True, metadata={"description": "Status for the customer"})
     promotions = List(Nested(PromotionSchema), dump_only=True,
                              metadata={"description": "Promotions for this customer."})
@@ -111,7 +116,8 @@ class CustomerSchema(Schema):
                                metadata={"description": "Bonus checks for this customer."})
     voucher_passwords = List(StrictStr(), dump_only=True,
                                     metadata={"description": "Passwords for unlocking vouchers for this customer."})
-    store_id_home = _optional(metadata={"description": "ID for the home store of the customer. "
+    store_id_home = _optional(Text, max_chars=SHORT_CHARS,
+                              metadata={"description": "ID for the home store of the customer. "
                                                        "Read only except for POST."})
     sections = List(Nested(CustomerSectionSchema), dump_only=True,
                            metadata={"description": "Additional sections that the CRM can display for the customer."})
@@ -126,7 +132,7 @@ class CustomerSchema(Schema):
 
 
 class SearchArgsSchema(Schema):
-    key = StrictStr(required=True, metadata={"description": "Key to search for"})
+    key = Text(EMAIL_MAX_LENGTH, required=True, metadata={"description": "Key to search for"})
     key_type = StrictStr(required=True, validate=validate.OneOf(KEY_TYPES),
                    metadata={"description": "Type of field to search for (SearchKeyType)"})
 
@@ -138,6 +144,6 @@ class BackOfficeSchema(Schema):
         "description": "Set by hand: it wins over the loyalty program's tier until `status_by_tier` is sent."})
     status_by_tier = StrictBool(metadata={
         "description": "true: the loyalty program's tier sets the status from now on (at the next points change)."})
-    voucher_passwords = List(StrictStr())
-    sections = List(Nested(CustomerSectionSchema))
-    store_id_home = StrictStr(allow_none=True)
+    voucher_passwords = List(Text(SHORT_CHARS), validate=validate.Length(max=LIST_ITEMS))
+    sections = List(Nested(CustomerSectionSchema), validate=validate.Length(max=LIST_ITEMS))
+    store_id_home = Text(SHORT_CHARS, allow_none=True)

@@ -26,6 +26,7 @@ from ..program import service as program
 from ..transactions import service as transactions
 from ..transactions.schemas import TransactionSchema
 from . import mapping, store
+from .sitoo import SitooError
 
 log = logging.getLogger(__name__)
 TRANSACTION = TransactionSchema()  # what the POS will be shown must pass the contract's own schema
@@ -134,12 +135,17 @@ def apply_order(conn: Connection, order: dict) -> Outcome:
     return outcome
 
 
+ORDER_NOT_FOUND_ATTEMPTS = 4  # with the worker's back-off (5 s, doubling): about 35 s for an order to appear
+
+
 def process_event(conn: Connection, event_id: str, fetch_order: Callable[[int], dict | None],
-                  account_id: int | None = None) -> Outcome | None:
+                  account_id: int | None = None, attempts: int = 0) -> Outcome | None:
     """Process one stored order event; None when it was processed before. `conn` must be in autocommit.
 
     `fetch_order` errors (the Sitoo API down, rate limited) propagate: the event stays pending, the job
-    is retried.
+    is retried. So does an order the API does not return yet (its event can arrive before the order is
+    readable), for the first ORDER_NOT_FOUND_ATTEMPTS attempts (`attempts`: the job's attempts so far);
+    after those it is skipped as `order_not_found`.
     """
     event = store.get_event(conn, event_id)
     if event is None or event["status"] != "pending":
@@ -147,6 +153,8 @@ def process_event(conn: Connection, event_id: str, fetch_order: Callable[[int], 
     order = None
     if account_id is None or event["account_id"] == account_id:
         order = fetch_order(event["order_id"])
+        if order is None and attempts + 1 < ORDER_NOT_FOUND_ATTEMPTS:
+            raise SitooError("Sitoo API does not return the order yet")
     with conn.transaction():
         event = store.lock_event(conn, event_id)
         if event["status"] != "pending":

@@ -3,12 +3,14 @@
 Every failure is a `SitooError` whose text is safe to log and store (a status code or the kind of
 transport failure, never a response body); callers retry it. A 429 carries the server's `Retry-After`.
 Only the order fields the mapping needs are requested (`fields=`): names, email and phone of the buyer
-are never fetched.
+are never fetched. An answer is read up to MAX_RESPONSE_BYTES: a larger one is a failure, not a worker's
+memory filled.
 """
 
 from __future__ import annotations
 
 import email.utils
+import json
 import time
 
 import httpx
@@ -19,6 +21,9 @@ ORDER_FIELDS = (
     "orderid", "externalid", "creditorderid", "orderdate", "orderstateid", "ordertypeid", "currencycode",
     "moneytotal_gross_roundoff", "additionaldata", "orderitems", "payments",
 )
+
+
+MAX_RESPONSE_BYTES = 32 << 20  # a page of 100 orders of 100 rows is about 3 MB
 
 
 class SitooError(Exception):
@@ -70,18 +75,24 @@ class SitooClient:
 
     def _orders(self, params: dict) -> dict:
         try:
-            response = self.http.get("/orders.json", params={**params, "fields": ",".join(ORDER_FIELDS)})
+            with self.http.stream("GET", "/orders.json",
+                                  params={**params, "fields": ",".join(ORDER_FIELDS)}) as response:
+                if response.status_code == 429:
+                    raise SitooError("Sitoo API rate limit (429)",
+                                     retry_after=retry_after_seconds(response.headers.get("Retry-After")))
+                if response.status_code != 200:
+                    raise SitooError(f"Sitoo API answered {response.status_code}")
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > MAX_RESPONSE_BYTES:
+                        raise SitooError(f"Sitoo API answered more than {MAX_RESPONSE_BYTES >> 20} MiB")
         except httpx.TimeoutException:
             raise SitooError("Sitoo API timed out") from None
         except httpx.TransportError as error:
             raise SitooError(f"Sitoo API unreachable ({type(error).__name__})") from None
-        if response.status_code == 429:
-            raise SitooError("Sitoo API rate limit (429)",
-                             retry_after=retry_after_seconds(response.headers.get("Retry-After")))
-        if response.status_code != 200:
-            raise SitooError(f"Sitoo API answered {response.status_code}")
         try:
-            envelope = response.json()
+            envelope = json.loads(body)
             items = envelope["items"]
         except (ValueError, KeyError, TypeError):
             raise SitooError("Sitoo API answered something that is not an order envelope") from None

@@ -57,7 +57,7 @@ class Ingestion:
     def process(self, event_id: str, attempts: int) -> None:
         try:
             with self.pool.connection() as conn:
-                service.process_event(conn, event_id, self.sitoo.order, self.settings.sitoo_account_id)
+                service.process_event(conn, event_id, self.sitoo.order, self.settings.sitoo_account_id, attempts)
         except Exception as error:
             # Only the kind of failure is recorded, logged and passed on to procrastinate (which logs it):
             # never a response body, nor a database message that could quote a value.

@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 
 from marshmallow import ValidationError, validate, validates_schema
 
-from ..fields import (AwareDateTime, List, Money, NUMERIC_12_2_LIMIT, Nested, OneOfSchema, QueryInt, Schema, StrictBool,
+from ..fields import (SHORT_CHARS, TEXT_CHARS, TITLE_CHARS, Text, AwareDateTime, List, Money, NUMERIC_12_2_LIMIT, Nested, OneOfSchema, QueryInt, Schema, StrictBool,
                       StrictInt, StrictStr)
 
 PROMOTION_TYPES = ("cart_amount", "cart_percent", "manual", "offer")
@@ -31,14 +31,14 @@ class PromotionTypeSchema(OneOfSchema):
     type = StrictStr(required=True, validate=validate.OneOf(PROMOTION_TYPES))
     value_money = Money(metadata={"description": "Cart amount to discount (cart_amount)."})
     value_int = StrictInt(validate=validate.Range(1, 100), metadata={"description": "Percent to discount (cart_percent)."})
-    value_string = StrictStr(metadata={"description": "Voucher password that can enable campaigns in Sitoo (offer)."})
+    value_string = Text(SHORT_CHARS, metadata={"description": "Voucher password that can enable campaigns in Sitoo (offer)."})
 
 
 class PromotionSchema(Schema):
     promotion_id = StrictStr(required=True, metadata={"description": "ID of the promotion."})
     promotion_type = Nested(PromotionTypeSchema, required=True)
-    name = StrictStr(required=True, metadata={"description": "Name of the promotion."})
-    description = StrictStr(metadata={"description": "Description of the promotion."})
+    name = Text(TITLE_CHARS, required=True, metadata={"description": "Name of the promotion."})
+    description = Text(TEXT_CHARS, metadata={"description": "Description of the promotion."})
     redeemed = StrictBool(required=True, metadata={"description": "Value indicating if the promotion has been redeemed."})
     date_redeemed = StrictInt(metadata={"description": "Timestamp (unix seconds) when the promotion was redeemed.",
                                   "format": "int64"})
@@ -46,8 +46,8 @@ class PromotionSchema(Schema):
 
 class BonusCheckSchema(Schema):
     bonus_check_id = StrictStr(required=True, metadata={"description": "ID of the bonus check."})
-    name = StrictStr(required=True, metadata={"description": "Name displayed for the bonus check."})
-    description = StrictStr(metadata={"description": "Description of the bonus check."})
+    name = Text(TITLE_CHARS, required=True, metadata={"description": "Name displayed for the bonus check."})
+    description = Text(TEXT_CHARS, metadata={"description": "Description of the bonus check."})
     cart_amount = Money(required=True, metadata={"description": "The amount value of the bonus check."})
     redeemed = StrictBool(required=True, metadata={"description": "Boolean value indicating if the bonus check has been redeemed."})
     date_redeemed = StrictInt(metadata={"description": "Timestamp (unix seconds) when the bonus check was redeemed.",
