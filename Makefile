@@ -3,13 +3,23 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test demo clean openapi bench bench-quick
+.PHONY: run test demo clean openapi bench bench-quick lock
 
-$(STAMP): pyproject.toml
+# Exactly the versions CI tested: the lock file (hashes required), then the project itself without dependencies.
+$(STAMP): pyproject.toml requirements-test.lock
 	test -x $(BIN)/python || python3 -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-test.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# Regenerate both lock files from pyproject.toml (pip-tools), after changing a dependency. Renovate keeps them
+# current otherwise (renovate.json).
+PIP_COMPILE = $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+	--no-emit-find-links
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet 'pip-tools>=7.4,<8'
+	$(PIP_COMPILE) --extra redis -o requirements.lock pyproject.toml
+	$(PIP_COMPILE) --extra redis --extra test --extra contract -o requirements-test.lock pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/crm-provider serve --demo

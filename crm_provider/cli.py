@@ -23,12 +23,20 @@ def _settings() -> Settings:
     return settings
 
 
-def _prepare_database(settings: Settings) -> str:
-    """Start the embedded server if there is no DATABASE_URL, and bring the schema to head."""
+def _prepare_database(settings: Settings, *, upgrade: bool = False) -> str:
+    """The database to use. With no DATABASE_URL: the embedded server, started and brought to head. A
+    DATABASE_URL is the deployment's, where the service connects as a role that cannot change the schema
+    (migration 0009): it is migrated only by `db upgrade` (`upgrade=True`), as the owner, and a schema behind
+    this release is refused here rather than half-served."""
     url = db.database_url(settings)
     if not settings.database_url:
         log.info("embedded PostgreSQL running, data in %s", settings.data_dir.resolve())
-    migrate.upgrade(url)
+        upgrade = True
+    if upgrade:
+        migrate.upgrade(url)
+    elif migrate.schema_behind(url):
+        raise click.ClickException("the database schema is behind this release: run `crm-provider db upgrade` "
+                                   "(as the database owner) first")
     return url
 
 
@@ -42,7 +50,7 @@ def _prepare_demo_database(settings: Settings) -> str:
             demo.claim_database(settings.database_url)
         except demo.NotADemoDatabase as refused:
             raise click.ClickException(str(refused)) from None
-        return _prepare_database(settings)
+        return _prepare_database(settings, upgrade=True)  # the demo's own database
     url = _prepare_database(settings)
     demo.mark_database(url)
     return url
@@ -106,10 +114,49 @@ def db_group():
 
 
 @db_group.command()
-def upgrade():
-    """Apply the schema migrations up to head."""
-    _prepare_database(_settings())
+@click.option("--app-user", metavar="NAME",
+              help="Also create the login role NAME the service connects as (or set its password, from "
+                   "CRM_APP_DB_PASSWORD): a member of crm_app, which may read and write rows but change no "
+                   "schema, truncate nothing and never update or delete audit rows.")
+def upgrade(app_user: str | None):
+    """Apply the schema migrations up to head (as the database owner)."""
+    password = os.environ.get("CRM_APP_DB_PASSWORD") or ""
+    if app_user and len(password) < 16:
+        raise click.ClickException("set CRM_APP_DB_PASSWORD to the app role's password (16 characters or more)")
+    url = _prepare_database(_settings(), upgrade=True)
     log.info("database schema is at head")
+    if app_user:
+        migrate.create_app_user(url, app_user, password)
+        log.info("login role %s connects as a member of %s", app_user, migrate.APP_ROLE)
+
+
+@main.group("audit")
+def audit_group():
+    """The audit log's tamper evidence."""
+
+
+@audit_group.command("seal")
+def audit_seal():
+    """Seal the committed audit rows into the hash chain now (the worker does it every minute)."""
+    from .audit import chain
+
+    with db.connect(_prepare_database(_settings()), autocommit=True) as conn:
+        log.info("audit rows sealed: %s", chain.seal(conn))
+
+
+@audit_group.command("verify")
+def audit_verify():
+    """Recompute the audit log's hash chain; exit status 1 when a sealed row was altered or removed, or a row
+    below the chain's head has no seal."""
+    from .audit import chain
+
+    with db.connect(_prepare_database(_settings()), autocommit=True) as conn:
+        problems = chain.verify(conn)
+    for problem in problems:
+        click.echo(f"audit row {problem['audit_id']}: {problem['problem']}")
+    if problems:
+        raise SystemExit(1)
+    click.echo("audit chain verified")
 
 
 @main.command("demo")

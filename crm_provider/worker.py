@@ -23,6 +23,7 @@ from . import plugins
 from .config import Settings
 from .customers import hooks
 from .events import worker as events_worker
+from .audit.worker import Sealer
 from .program.worker import DailyExpiry
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ def run(url: str, settings: Settings, *, burst: bool = False, install_signal_han
                       settings.events_max_attempts)
     plugins.use(plugins.load(settings))  # earn rules, customer hooks: as the web process has them
     parts = [part for part in (events_worker.ingestion(url, settings), hooks.delivery(url, settings),
-                               DailyExpiry(url)) if part]
+                               DailyExpiry(url), Sealer(url)) if part]
     app = make_app(url, settings.worker_concurrency)
     for part in parts:
         part.register(app, backoff)

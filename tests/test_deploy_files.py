@@ -4,6 +4,7 @@ for what the deployment relies on, the compose file read for its services. No Do
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -82,7 +83,13 @@ def test_pdb_hpa_service_select_the_web_pods():
 def test_migrations_run_as_a_job_and_the_worker_as_its_own_deployment():
     found = resources()
     (migrate,) = containers(found[("Job", "crm-provider-migrate")])
-    assert migrate["command"] == ["crm-provider", "db", "upgrade"]
+    assert migrate["command"] == ["crm-provider", "db", "upgrade", "--app-user", "crm_web"]
+    env = {item["name"]: item["valueFrom"]["secretKeyRef"]["key"] for item in migrate["env"]}
+    assert env == {"DATABASE_URL": "owner-database-url", "CRM_APP_DB_PASSWORD": "app-database-password"}
+    for name in ("crm-provider-web", "crm-provider-worker"):  # the app role's URL, never the owner's
+        (container,) = containers(found[("Deployment", name)])
+        keys = {item["valueFrom"]["secretKeyRef"]["key"] for item in container["env"] if "valueFrom" in item}
+        assert "database-url" in keys and "owner-database-url" not in keys
     (worker,) = containers(found[("Deployment", "crm-provider-worker")])
     assert worker["command"] == ["crm-provider", "worker"]
 
@@ -142,7 +149,7 @@ def test_dockerignore_keeps_local_state_out_of_the_image():
              if line.strip() and not line.startswith("#")]
     assert rules[0] == "**", "everything is excluded unless allowed"
     allowed = {rule[1:].rstrip("/") for rule in rules if rule.startswith("!")}
-    assert allowed == {"pyproject.toml", "README.md", "alembic.ini", "crm_provider", "migrations"}
+    assert allowed == {"pyproject.toml", "requirements.lock", "README.md", "alembic.ini", "crm_provider", "migrations"}
 
 
 # --- docker compose ------------------------------------------------------------------------------------------
@@ -152,7 +159,9 @@ def test_compose_runs_database_migrations_service_and_worker_with_secrets_from_a
     services = compose["services"]
     assert {"db", "migrate", "web", "worker", "proxy"} <= set(services)
     assert any(volume.endswith(":/var/lib/postgresql/data") for volume in services["db"]["volumes"])
-    assert services["migrate"]["command"] == ["crm-provider", "db", "upgrade"]
+    assert services["migrate"]["command"] == ["crm-provider", "db", "upgrade", "--app-user", "${CRM_APP_DB_USER:-crm_web}"]
+    assert services["migrate"]["environment"]["DATABASE_URL"].startswith("postgresql://${POSTGRES_USER")
+    assert compose["x-app"]["environment"]["DATABASE_URL"].startswith("postgresql://${CRM_APP_DB_USER")
     assert services["worker"]["command"] == ["crm-provider", "worker"]
     for name in ("web", "worker"):
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
@@ -228,3 +237,69 @@ def test_every_image_is_named_by_an_exact_version():
             assert re.fullmatch(r"\d+\.\d+\.\d+", image["newTag"]), path
     assert not [image for image in ("caddy:2", "redis:latest", "python:3.11-slim", "postgres:17-bookworm")
                 if EXACT_VERSION.match(image)]
+
+
+# --- the supply chain ----------------------------------------------------------------------------------------
+
+LOCKS = {"runtime": ROOT / "requirements.lock", "test": ROOT / "requirements-test.lock"}
+
+
+def locked(path: Path) -> dict[str, tuple[str, list[str]]]:
+    """{name: (version, hashes)} of a pip-compile lock file."""
+    entries = {}
+    for block in re.split(r"\n(?=[A-Za-z0-9])", re.sub(r"^#.*$", "", path.read_text(), flags=re.MULTILINE)):
+        block = block.strip()
+        if not block:
+            continue
+        match = re.match(r"^([A-Za-z0-9._-]+)==([^\s\\;]+)", block)
+        assert match, f"{path.name}: not pinned with ==: {block.splitlines()[0]}"
+        entries[canonical(match[1])] = (match[2], re.findall(r"--hash=sha256:([0-9a-f]{64})", block))
+    return entries
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def requirement_names(specs: list[str]) -> set[str]:
+    return {canonical(re.match(r"^[A-Za-z0-9._-]+", spec)[0]) for spec in specs}
+
+
+def test_the_lock_files_pin_every_package_with_its_hashes():
+    for path in LOCKS.values():
+        entries = locked(path)
+        assert len(entries) > 20
+        assert [name for name, (_, hashes) in entries.items() if not hashes] == [], path.name
+    runtime, test = locked(LOCKS["runtime"]), locked(LOCKS["test"])
+    assert {name: version for name, (version, _) in runtime.items()} == \
+        {name: test[name][0] for name in runtime}, "the image runs the versions the tests ran"
+
+
+def test_the_lock_files_hold_every_dependency_of_pyproject():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    assert requirement_names(project["dependencies"] + extras["redis"]) <= set(locked(LOCKS["runtime"]))
+    assert requirement_names(project["dependencies"] + extras["test"] + extras["contract"]) <= set(locked(LOCKS["test"]))
+
+
+def test_this_environment_has_exactly_the_locked_versions():
+    from importlib import metadata
+
+    installed = {canonical(d.metadata["Name"]): d.version for d in metadata.distributions()}
+    differing = {name: (version, installed.get(name)) for name, (version, _) in locked(LOCKS["test"]).items()
+                 if installed.get(name) != version}
+    assert differing == {}
+
+
+def test_make_and_the_image_install_from_the_lock_files_with_hashes():
+    makefile = (ROOT / "Makefile").read_text()
+    assert "pip install --quiet --require-hashes -r requirements-test.lock" in makefile
+    assert "--no-deps -e ." in makefile
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "--require-hashes -r requirements.lock" in dockerfile
+    assert "COPY requirements.lock" in dockerfile
+    renovate = json.loads((ROOT / "renovate.json").read_text())
+    assert "requirements" in renovate["pip-compile"]["managerFilePatterns"][0]
+    assert ":pinDigests" in renovate["extends"] and renovate["lockFileMaintenance"]["enabled"]

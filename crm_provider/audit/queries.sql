@@ -31,3 +31,40 @@ WHERE (%(customer_id)s::text IS NULL OR customer_id = %(customer_id)s)
   AND (%(register_id)s::text IS NULL OR register_id = %(register_id)s)
 ORDER BY audit_id DESC
 LIMIT %(limit)s
+
+-- The hash chain over the audit log (chain.py). A row's canonical text is its JSON, with the session in UTC.
+
+-- name: lock_chain
+SELECT pg_advisory_xact_lock(727275)
+
+-- name: chain_head
+SELECT audit_id, digest FROM audit_chain ORDER BY audit_id DESC LIMIT 1
+
+-- name: rows_to_seal
+-- Rows after the head, old enough that no transaction still commits a row with a smaller id.
+SELECT a.audit_id, row_to_json(a)::text AS canonical
+FROM audit_log a
+WHERE a.audit_id > %(after)s AND a.at < now() - make_interval(secs => %(settle_seconds)s)
+ORDER BY a.audit_id
+LIMIT %(limit)s
+
+-- name: insert_seals
+INSERT INTO audit_chain (audit_id, digest)
+SELECT * FROM unnest(%(audit_ids)s::bigint[], %(digests)s::bytea[])
+
+-- name: first_anchor
+-- The anchor the chain continues from: the last one below its first seal.
+SELECT digest FROM audit_anchors
+WHERE audit_id < (SELECT min(audit_id) FROM audit_chain) ORDER BY audit_id DESC LIMIT 1
+
+-- name: sealed_rows
+SELECT c.audit_id, c.digest, row_to_json(a)::text AS canonical
+FROM audit_chain c LEFT JOIN audit_log a USING (audit_id)
+ORDER BY c.audit_id
+
+-- name: unsealed_below_head
+-- Rows the chain passed by: they came (or came back) after their place in it was sealed.
+SELECT a.audit_id FROM audit_log a
+WHERE a.audit_id < (SELECT max(audit_id) FROM audit_chain)
+  AND NOT EXISTS (SELECT FROM audit_chain c WHERE c.audit_id = a.audit_id)
+ORDER BY a.audit_id LIMIT 100

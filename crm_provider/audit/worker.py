@@ -1,0 +1,32 @@
+"""The audit area's part of `crm-provider worker` (crm_provider/worker.py): sealing the audit log into its hash
+chain (chain.py) every minute. procrastinate defers one job per minute whatever the number of workers, and a
+seal is safe when two run at once."""
+
+from __future__ import annotations
+
+import procrastinate
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from . import chain
+
+QUEUE = "audit"
+
+
+class Sealer:
+    queue = QUEUE
+
+    def __init__(self, url: str):
+        self.pool = ConnectionPool(url, min_size=1, max_size=1, open=True, name="crm-audit",
+                                   kwargs={"row_factory": dict_row, "autocommit": True,
+                                           "options": "-c statement_timeout=600000"})
+
+    def register(self, app: procrastinate.App, retry) -> None:
+        @app.periodic(cron="* * * * *", periodic_id="seal-audit-log")
+        @app.task(name="seal_audit_log", queue=QUEUE, retry=retry)
+        def seal_audit_log(timestamp: int) -> None:
+            with self.pool.connection() as conn:
+                chain.seal(conn)
+
+    def close(self) -> None:
+        self.pool.close()
