@@ -5,9 +5,10 @@ the process's pool (never one of its own: 200 probes at once would be 200 Postgr
 process answers from its last check for about a second (`READY_CACHE_SECONDS`); concurrent probes share one
 check. When no pooled connection is free within `READY_WAIT_SECONDS` (every one serving a request, or the
 database gone), the check opens one short connection of its own to tell which: a busy pool is no reason to
-take the instance out of the load balancer. That is at most one connection per process per second. The schema must not be
-behind the code; a schema ahead of it (the next release's migration ran first, as a rolling update does) is
-fine, because every migration stays compatible with the release before it.
+take the instance out of the load balancer. That is at most one connection per process per second.
+
+The schema must not be behind the code; a schema ahead of it (the next release's migration ran first, as a
+rolling update does) is fine, because every migration stays compatible with the release before it.
 """
 
 from __future__ import annotations
