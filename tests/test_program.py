@@ -339,6 +339,27 @@ def test_the_card_shows_what_the_program_lists(spi, events, conn, with_program):
                       {"type": "text", "title": "Expiring within 30 days", "text": "15"}]
 
 
+def test_the_cards_figures_follow_the_clock_through_the_daily_job_and_a_program_change(spi, events, conn,
+                                                                                       with_program):
+    """The card's figures are the account's (one row in the customer read): kept at every booking, and by the
+    daily job as points near their expiry, and for every account after the program changed."""
+    with_program(card=["balance", "to_next_tier", "expiring"], points_valid_months=1)
+    cid = customer(spi)
+    apply(events, conn, sale(9611, cid, template=SPEC_SALE))  # 15 points, expiring in a month
+    values = lambda: spi.get(f"/customers/{cid}").json["sections"][0]["values"]  # noqa: E731
+    assert values()[1:] == [{"type": "text", "title": "Points to Silver", "text": "285"},
+                            {"type": "text", "title": "Expiring within 30 days", "text": "0"}]
+    now = datetime.now(timezone.utc)
+    program.expire(conn, now + timedelta(days=5))  # the daily job, five days on: within 30 days of their expiry
+    assert values()[2] == {"type": "text", "title": "Expiring within 30 days", "text": "15"}
+
+    with_program(card=["balance", "to_next_tier", "expiring"], points_valid_months=1,
+                 tiers=[{"name": "Member", "points": 0, "color": "green"},
+                        {"name": "Bronze", "points": 100, "color": "orange"}])
+    program.expire(conn, now + timedelta(days=5))
+    assert values()[1] == {"type": "text", "title": "Points to Bronze", "text": "85"}
+
+
 def test_the_program_commands(spi, events, conn, with_program, database_url, monkeypatch):
     from click.testing import CliRunner
 

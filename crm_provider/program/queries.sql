@@ -63,8 +63,12 @@ RETURNING (SELECT entry_id FROM entry), balance
 -- name: set_shortfall
 UPDATE points_accounts SET shortfall = %(shortfall)s, updated_at = now() WHERE customer_id = %(customer_id)s
 
--- name: set_tier
-UPDATE points_accounts SET tier = %(tier)s WHERE customer_id = %(customer_id)s
+-- name: set_standing
+-- The tier and the card's figures (service._set_standing), under the program version that computed them.
+UPDATE points_accounts
+SET tier = %(tier)s, next_tier = %(next_tier)s, to_next_tier = %(to_next_tier)s,
+    expiring_soon = %(expiring_soon)s, standing_version = %(version)s
+WHERE customer_id = %(customer_id)s
 
 -- name: earned_since
 -- Points earned (less reversed) since a time: what tiers are reached by. Opening balances are no earnings.
@@ -78,8 +82,13 @@ SELECT GREATEST(0,
            + COALESCE(sum(points) FILTER (WHERE points < 0), 0))::int AS due
 FROM points_ledger WHERE customer_id = %(customer_id)s
 
--- name: customers_with_credits_before
-SELECT DISTINCT customer_id FROM points_ledger WHERE points > 0 AND earned_at <= %(cutoff)s ORDER BY customer_id
+-- name: customers_to_refresh
+-- The daily job's customers: credits old enough to expire, to leave the tier window or to expire within 30
+-- days; or figures computed under an older program version.
+SELECT customer_id FROM points_ledger WHERE points > 0 AND earned_at <= %(cutoff)s
+UNION
+SELECT customer_id FROM points_accounts WHERE standing_version IS DISTINCT FROM %(version)s
+ORDER BY customer_id
 
 -- name: ledger
 SELECT entry_id, kind, points, order_id, bonus_check_id, version, reason, actor, earned_at, booked_at
@@ -118,30 +127,23 @@ GROUP BY 1 ORDER BY 1
 
 -- name: card_sections
 -- The program's section on the customer card (a plugins.SqlSectionsProvider over the customer `w`): "Customer
--- Info" with the balance, then what the program's `card` lists: the tier, the points to the next tier (points
--- earned in the window still missing), the points expiring within 30 days (oldest first, as the daily job
--- will book them). Each is computed only when listed. No section while no program exists.
-SELECT json_build_array(json_build_object('title', 'Customer Info', 'values',
+-- Info" with the balance, then what the program's `card` lists: the tier, the points to the next tier, the
+-- points expiring within 30 days. All of them are columns of the account (service._set_standing keeps them),
+-- so the card costs the customer read one row and no subquery of the ledger. No section while no program
+-- exists.
+SELECT jsonb_build_array(jsonb_build_object('title', 'Customer Info', 'values',
            jsonb_build_array(jsonb_build_object('type', 'text', 'title', 'Bonus Points',
                                                 'text', COALESCE(a.balance, 0)::text))
            || CASE WHEN v.card ? 'tier' AND a.tier IS NOT NULL
                    THEN jsonb_build_array(jsonb_build_object('type', 'text', 'title', 'Tier', 'text', a.tier))
                    ELSE '[]' END
-           || CASE WHEN v.card ? 'to_next_tier' THEN COALESCE((
-                   SELECT jsonb_build_array(jsonb_build_object('type', 'text', 'title', 'Points to ' || (t->>'name'),
-                              'text', ((t->>'points')::int - e.points)::text))
-                   FROM jsonb_array_elements(v.document->'tiers') t,
-                        (SELECT COALESCE(sum(l.points), 0)::int AS points FROM points_ledger l
-                         WHERE l.customer_id = w.customer_id AND l.kind IN ('earned', 'reversed')
-                           AND l.earned_at > now() - make_interval(months => (v.document->>'tier_window_months')::int)) e
-                   WHERE (t->>'points')::int > e.points ORDER BY (t->>'points')::int LIMIT 1), '[]')
+           || CASE WHEN v.card ? 'to_next_tier' AND a.next_tier IS NOT NULL
+                   THEN jsonb_build_array(jsonb_build_object('type', 'text', 'title', 'Points to ' || a.next_tier,
+                                                             'text', a.to_next_tier::text))
                    ELSE '[]' END
-           || CASE WHEN v.card ? 'expiring' THEN (
-                   SELECT jsonb_build_array(jsonb_build_object('type', 'text', 'title', 'Expiring within 30 days',
-                              'text', GREATEST(0, COALESCE(sum(l.points) FILTER (WHERE l.points > 0 AND l.earned_at
-                                  <= now() + interval '30 days' - make_interval(months => (v.document->>'points_valid_months')::int)), 0)
-                                  + COALESCE(sum(l.points) FILTER (WHERE l.points < 0), 0))::text))
-                   FROM points_ledger l WHERE l.customer_id = w.customer_id)
+           || CASE WHEN v.card ? 'expiring'
+                   THEN jsonb_build_array(jsonb_build_object('type', 'text', 'title', 'Expiring within 30 days',
+                                                             'text', COALESCE(a.expiring_soon, 0)::text))
                    ELSE '[]' END))
-FROM (SELECT document, document->'card' AS card FROM program_versions ORDER BY version DESC LIMIT 1) v
+FROM (SELECT document->'card' AS card FROM program_versions ORDER BY version DESC LIMIT 1) v
 LEFT JOIN points_accounts a ON a.customer_id = w.customer_id

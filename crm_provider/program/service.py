@@ -181,7 +181,7 @@ def refresh(conn: Connection, customer_id, *, convert: bool, now: datetime | Non
             "bonus_check_id": bonus_check_id, "name": reward.get("name", "Bonus check"),
             "description": f"{reward['points']} points", "cart_amount": reward["amount"],
             "valid_from": now, "valid_to": now + timedelta(days=reward["valid_days"])})
-    _set_tier(conn, customer_id, document, now)
+    _set_standing(conn, customer_id, current, now)
 
 
 def _tier_multiplier(conn: Connection, customer_id, document: dict) -> Decimal:
@@ -191,16 +191,26 @@ def _tier_multiplier(conn: Connection, customer_id, document: dict) -> Decimal:
     return Decimal(str(found.get("multiplier", 1))) if found else Decimal("1")
 
 
-def _set_tier(conn: Connection, customer_id, document: dict, now: datetime) -> None:
+EXPIRING_DAYS = 30  # the card's "Expiring within 30 days"
+
+
+def _set_standing(conn: Connection, customer_id, current: dict, now: datetime) -> None:
+    """The tier (by points earned in the window) and the card's figures: the next tier and the points missing
+    for it, the points expiring within EXPIRING_DAYS (oldest first, as the daily job will book them)."""
+    document = current["document"]
     tiers = document.get("tiers") or []
-    if not tiers:
-        return
     earned = store.earned_since(conn, customer_id, now - relativedelta(months=document.get("tier_window_months", 12)))
     reached = [tier for tier in tiers if earned >= tier["points"]]
     tier = reached[-1] if reached else None
-    store.set_tier(conn, customer_id, tier["name"] if tier else None)
-    customers.set_tier(conn, customer_id, {"color": tier["color"], "text": tier["name"]} if tier else None,
-                       tier.get("voucher_passwords", []) if tier else [])
+    upcoming = next((t for t in sorted(tiers, key=lambda t: t["points"]) if t["points"] > earned), None)
+    soon = now + timedelta(days=EXPIRING_DAYS) - relativedelta(months=document["points_valid_months"])
+    expiring = min(store.expiry_due(conn, customer_id, soon), store.account(conn, customer_id)["balance"])
+    store.set_standing(conn, customer_id, current["version"], tier["name"] if tier else None,
+                       upcoming["name"] if upcoming else None,
+                       upcoming["points"] - earned if upcoming else None, max(expiring, 0))
+    if tiers:
+        customers.set_tier(conn, customer_id, {"color": tier["color"], "text": tier["name"]} if tier else None,
+                           tier.get("voucher_passwords", []) if tier else [])
 
 
 # --- by hand, and the opening balance ---------------------------------------------------------------------------
@@ -225,6 +235,9 @@ def open_balance(conn: Connection, customer_id: uuid.UUID, points: int, reason: 
     delta = points - store.account(conn, customer_id)["balance"]
     if delta:
         _book(conn, customer_id, "opening", delta, reason=reason)
+    current = store.current_version(conn)
+    if current is not None:
+        _set_standing(conn, customer_id, current, datetime.now(timezone.utc))
 
 
 def ledger(conn: Connection, customer_id: uuid.UUID, limit: int, before: int | None) -> dict:
@@ -247,10 +260,12 @@ def expire(conn: Connection, now: datetime | None = None) -> int:
     now = now or datetime.now(timezone.utc)
     document = current["document"]
     cutoff = now - relativedelta(months=document["points_valid_months"])
-    # Whoever has points that left the tier window, or expired: their tier may change too.
+    # Whoever has points that left the tier window, expired or expire within 30 days: their tier and card
+    # change too; and every account whose figures an older program version computed.
     window = now - relativedelta(months=document.get("tier_window_months", 12))
+    soon = cutoff + timedelta(days=EXPIRING_DAYS)
     expired = 0
-    for customer_id in store.customers_with_credits_before(conn, max(cutoff, window)):
+    for customer_id in store.customers_to_refresh(conn, max(soon, window), current["version"]):
         with conn.transaction():
             loyalty.lock_customers(conn, [customer_id])
             due = store.expiry_due(conn, customer_id, cutoff)
@@ -259,7 +274,7 @@ def expire(conn: Connection, now: datetime | None = None) -> int:
             if due > 0:
                 _book(conn, customer_id, "expired", -due, earned_at=now, reason="points older than their validity")
                 expired += due
-            _set_tier(conn, customer_id, document, now)
+            _set_standing(conn, customer_id, current, now)
     return expired
 
 

@@ -60,8 +60,11 @@ def set_shortfall(conn: Connection, customer_id, shortfall: int) -> None:
     conn.execute(Q.set_shortfall, {"customer_id": customer_id, "shortfall": shortfall})
 
 
-def set_tier(conn: Connection, customer_id, tier: str | None) -> None:
-    conn.execute(Q.set_tier, {"customer_id": customer_id, "tier": tier})
+def set_standing(conn: Connection, customer_id, version: int, tier: str | None, next_tier: str | None,
+                 to_next_tier: int | None, expiring_soon: int) -> None:
+    conn.execute(Q.set_standing, {"customer_id": customer_id, "version": version, "tier": tier,
+                                  "next_tier": next_tier, "to_next_tier": to_next_tier,
+                                  "expiring_soon": expiring_soon})
 
 
 def earned_since(conn: Connection, customer_id, since) -> int:
@@ -72,8 +75,9 @@ def expiry_due(conn: Connection, customer_id, cutoff) -> int:
     return conn.execute(Q.expiry_due, {"customer_id": customer_id, "cutoff": cutoff}).fetchone()["due"]
 
 
-def customers_with_credits_before(conn: Connection, cutoff) -> list:
-    return [row["customer_id"] for row in conn.execute(Q.customers_with_credits_before, {"cutoff": cutoff})]
+def customers_to_refresh(conn: Connection, cutoff, version: int) -> list:
+    return [row["customer_id"] for row in conn.execute(Q.customers_to_refresh, {"cutoff": cutoff,
+                                                                                "version": version})]
 
 
 def ledger(conn: Connection, customer_id, limit: int, before: int | None) -> list[dict]:
