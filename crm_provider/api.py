@@ -98,6 +98,9 @@ def _reject_constant(name):
 
 class Parser(FlaskParser):
     DEFAULT_VALIDATION_STATUS = 400
+    # Unknown parameters are the schema's call (fields.Schema ignores them, fields.AdminQuerySchema refuses
+    # them), not webargs' per-location default, which would ignore them in every query string.
+    DEFAULT_UNKNOWN_BY_LOCATION = {location: None for location in FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -87,7 +87,9 @@ RETRY_AFTER_SECONDS = "1"
 
 
 def error_response(status: int, text: str, headers: dict | None = None):
-    response = jsonify(errortext=text, statuscode=status)
+    # A text may quote what the client sent (an unknown field's name): never a NUL, which no string of the
+    # document holds.
+    response = jsonify(errortext=text.replace("\x00", "\ufffd"), statuscode=status)
     response.status_code = status
     for name, value in (headers or {}).items():
         response.headers[name] = value

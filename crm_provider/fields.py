@@ -41,8 +41,31 @@ class Schema(ma.Schema):
         return {key: value for key, value in data.items() if value is not None}
 
 
+class AdminQuerySchema(Schema):
+    """The query string of a back-office read: a parameter it does not know is refused (400), so that a
+    mistyped filter (`?custmer_id=`) is an error rather than every row. The SPI's own queries keep the rule
+    of `Schema`: a newer POS may send more than this contract knows."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+
+
 class StrictStr(fields.String):
+    """A string without NUL characters (PostgreSQL cannot store them): refused with a 400, and stated in the
+    OpenAPI document as a pattern where the field has no pattern of its own."""
+
     default_error_messages = {"nul": "Must not contain NUL characters."}
+
+    def __init__(self, **kwargs):
+        validators = kwargs.get("validate") or []
+        validators = validators if isinstance(validators, (list, tuple)) else [validators]
+        metadata = kwargs.get("metadata") or {}
+        if "pattern" not in metadata and not any(isinstance(v, validate.Regexp) for v in validators):
+            kwargs["metadata"] = {**metadata, "pattern": NO_NUL_PATTERN}
+        super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         value = super()._deserialize(value, attr, data, **kwargs)

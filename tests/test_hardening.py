@@ -517,3 +517,26 @@ def test_the_application_role_cannot_rewrite_the_chain(app_role_url, spi, demo_d
         for statement in ("UPDATE audit_chain SET digest = 'x'", "DELETE FROM audit_chain", "TRUNCATE audit_chain"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 app_conn.execute(statement)
+
+
+# --- what the OpenAPI document states ----------------------------------------------------------------------------
+
+def test_the_back_offices_reads_refuse_query_parameters_they_do_not_know_and_the_spis_ignore_them(admin, spi,
+                                                                                                demo_data):
+    mistyped = admin.get("/admin/audit?custmer_id=x")
+    assert mistyped.status_code == 400 and "custmer_id" in mistyped.json["errortext"]
+    assert admin.get("/admin/item-conflicts?limit=5&extra=1").status_code == 400
+    assert spi.get("/customers?key_type=member_number&key=10012&_=1").status_code == 200, "a newer POS may send more"
+
+
+def test_strings_without_a_pattern_of_their_own_state_that_they_refuse_nul(app):
+    schemas = app.test_client().get("/openapi.json").json["components"]["schemas"]
+    assert schemas["Customer"]["properties"]["name_first"]["pattern"] == "^[^\\u0000]*$"
+    assert schemas["Customer"]["properties"]["gender"]["pattern"] == "^[^\\u0000]*$"
+    assert "\\u0000" not in schemas["AdditionalOption"]["properties"]["id"]["pattern"], "its own pattern stands"
+
+
+def test_an_error_text_never_quotes_a_nul_back(admin):
+    response = admin.get("/admin/item-conflicts", query_string={"a\x00b": "1"})
+    assert response.status_code == 400 and "\x00" not in response.json["errortext"]
+    assert "a\ufffdb" in response.json["errortext"]

@@ -233,6 +233,8 @@ def broken(path, value):
     (("items", 0, "total"), 490),
     (("items", 0, "total"), "490.0"),
     (("items", 0, "total"), "10000000000.00"),
+    (("items", 0, "total"), ""),  # not a number at all: the bound's check must not raise (it was a 500)
+    (("items", 0, "discounts"), [{"name": "x", "total": "", "vat": "0.00"}]),
     (("items", 0, "vat"), KeyError),
     (("items", 0, "vat_value"), "25"),
     (("items", 0, "vat_value"), True),

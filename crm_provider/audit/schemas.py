@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from marshmallow import validate
 
-from ..fields import DateTime, Dict, QueryInt, Schema, StrictBool, StrictInt, StrictStr
+from ..fields import AdminQuerySchema, DateTime, Dict, QueryInt, Schema, StrictBool, StrictInt, StrictStr
 
 
-class AuditQuerySchema(Schema):
+class AuditQuerySchema(AdminQuerySchema):
     customer_id = StrictStr()
     store_id = StrictStr()
     staff_id = StrictStr()

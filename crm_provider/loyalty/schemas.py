@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 
 from marshmallow import ValidationError, validate, validates_schema
 
-from ..fields import (SHORT_CHARS, TEXT_CHARS, TITLE_CHARS, Text, AwareDateTime, List, Money, NUMERIC_12_2_LIMIT, Nested, OneOfSchema, QueryInt, Schema, StrictBool,
+from ..fields import (AdminQuerySchema, SHORT_CHARS, TEXT_CHARS, TITLE_CHARS, Text, AwareDateTime, List, Money, NUMERIC_12_2_LIMIT, Nested, OneOfSchema, QueryInt, Schema, StrictBool,
                       StrictInt, StrictStr)
 
 PROMOTION_TYPES = ("cart_amount", "cart_percent", "manual", "offer")
@@ -127,7 +127,7 @@ class GrantedBonusCheckSchema(_Granted, BonusCheckSchema):
     cart_amount = Amount(required=True, metadata={"description": "The amount value of the bonus check."})
 
 
-class ConflictQuerySchema(Schema):
+class ConflictQuerySchema(AdminQuerySchema):
     reason = StrictStr(validate=validate.OneOf(("used_by_another_order", "another_customers_item", "unknown_item")))
     before = AwareDateTime(metadata={"description": "Only conflicts first seen before this time (paging)"})
     limit = QueryInt(load_default=100, validate=validate.Range(1, 1000))

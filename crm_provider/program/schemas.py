@@ -6,7 +6,7 @@ from __future__ import annotations
 from marshmallow import ValidationError, validate, validates_schema
 
 from ..customers.schemas import STATUS_COLORS
-from ..fields import (AwareDateTime, DateTime, Dict, JsonNumber, List, Nested, QueryInt, Schema, StrictInt,
+from ..fields import (AdminQuerySchema, AwareDateTime, DateTime, Dict, JsonNumber, List, Nested, QueryInt, Schema, StrictInt,
                       StrictStr)
 from ..loyalty.schemas import Amount
 
@@ -73,7 +73,7 @@ class ProgramVersionSchema(Schema):
     document = Nested(ProgramSchema)
 
 
-class LedgerQuerySchema(Schema):
+class LedgerQuerySchema(AdminQuerySchema):
     limit = QueryInt(load_default=100, validate=validate.Range(1, 1000))
     before = QueryInt(validate=validate.Range(1), metadata={"description": "Entries older than this entry_id"})
 
@@ -113,7 +113,7 @@ class BalanceSchema(Schema):
     balance = StrictInt()
 
 
-class LiabilityQuerySchema(Schema):
+class LiabilityQuerySchema(AdminQuerySchema):
     at = AwareDateTime(format="iso", metadata={"description": "The time of the report (default now)"})
 
 

@@ -9,7 +9,7 @@ below 10 000 000 000, `vat_value` 0-100, `date_created` before the year 10000.
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from marshmallow import ValidationError, validate
 
@@ -20,7 +20,11 @@ MAX_UNIX_SECONDS = 253402300799  # 9999-12-31T23:59:59Z
 
 
 def _fits_numeric_12_2(value: str) -> None:
-    if abs(Decimal(value)) >= NUMERIC_12_2_LIMIT:
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        return  # not money at all: the pattern reports it (marshmallow runs every validator)
+    if abs(amount) >= NUMERIC_12_2_LIMIT:
         raise ValidationError("Must be below 10000000000.00.")
 
 
