@@ -80,8 +80,15 @@ class StrictInt(fields.Integer):
 
 
 class StrictBool(fields.Boolean):
+    """true or false, nothing else: marshmallow's Boolean would take 1 and 0 (they equal True and False)."""
+
     truthy = {True}
     falsy = {False}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
 
 
 # marshmallow's types the schemas use, taken from here so that `marshmallow.fields` is never imported there.

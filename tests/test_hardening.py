@@ -540,3 +540,14 @@ def test_an_error_text_never_quotes_a_nul_back(admin):
     response = admin.get("/admin/item-conflicts", query_string={"a\x00b": "1"})
     assert response.status_code == 400 and "\x00" not in response.json["errortext"]
     assert "a\ufffdb" in response.json["errortext"]
+
+
+def test_booleans_are_true_or_false_not_one_or_zero(admin, catalogues):
+    response = admin.put("/admin/consents", json=[{"consent_id": "c1", "name": "C", "value": 0}])
+    assert response.status_code == 400 and "value" in response.json["errortext"]
+
+
+def test_a_nullable_object_is_its_schema_or_null_in_the_document(app):
+    address = app.test_client().get("/openapi.json").json["components"]["schemas"]["Customer"]["properties"][
+        "invoice_address"]
+    assert address["anyOf"] == [{"$ref": "#/components/schemas/Address"}, {"nullable": True, "enum": [None]}]

@@ -42,6 +42,10 @@ def load(source: str | Path | None = None) -> dict:
     return json.loads(Path(source).read_text())
 
 
+# The null branch of a nullable object: this service's (api._field2nullable), and apispec's own.
+NULL_BRANCHES = ({"nullable": True, "enum": [None]}, {"type": "object", "nullable": True})
+
+
 class Operation:
     def __init__(self, document: "Document", method: str, path: str, spec: dict, path_item: dict):
         self.document = document
@@ -104,8 +108,8 @@ class Document:
                 schema = self.data["components"]["schemas"][name]
             elif len(schema.get("allOf", [])) == 1 and "properties" not in schema:
                 schema = schema["allOf"][0]
-            elif len(schema.get("anyOf", [])) == 2 and {"type": "object", "nullable": True} in schema["anyOf"]:
-                schema = next(s for s in schema["anyOf"] if s != {"type": "object", "nullable": True})  # nullable
+            elif len(schema.get("anyOf", [])) == 2 and any(b in schema["anyOf"] for b in NULL_BRANCHES):
+                schema = next(s for s in schema["anyOf"] if s not in NULL_BRANCHES)  # a nullable object
             else:
                 return schema
 

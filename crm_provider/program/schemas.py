@@ -43,7 +43,8 @@ class ProgramSchema(Schema):
     currency = StrictStr(required=True, validate=validate.Regexp(r"^[A-Z]{3}$"),
                          metadata={"description": "Purchases in other currencies earn nothing."})
     points_per_unit = JsonNumber(required=True, validate=validate.Range(0, 1000, min_inclusive=False),
-                                 metadata={"description": "Points per unit of the currency paid (incl. VAT, after discounts)"})
+                                 metadata={"description": "Points per unit of the currency paid (incl. VAT, after discounts)",
+                                           "exclusiveMinimum": True})  # apispec leaves out the inclusivity
     store_multipliers = Dict(keys=StrictStr(), values=JsonNumber(validate=validate.Range(0, 100)),
                              load_default=dict, metadata={"description": "store_id -> multiplier"})
     sku_multipliers = List(Nested(SkuMultiplierSchema), load_default=list,
