@@ -52,6 +52,14 @@ def connect(url: str, **kwargs) -> psycopg.Connection:
     return psycopg.connect(url, row_factory=dict_row, **kwargs)
 
 
+def job_pool(url: str, name: str, *, size: int, statement_timeout_ms: int) -> ConnectionPool:
+    """A pool for one part of `crm-provider worker` (events, hooks, program, audit): autocommit connections in
+    UTC with dict rows, each statement bounded."""
+    return ConnectionPool(url, min_size=1, max_size=size, open=True, name=name,
+                          kwargs={"row_factory": dict_row, "autocommit": True,
+                                  "options": f"-c TimeZone=UTC -c statement_timeout={statement_timeout_ms}"})
+
+
 class Database:
     """The pool of one process. Opened lazily: never before gunicorn forks."""
 

@@ -5,9 +5,8 @@ seal is safe when two run at once."""
 from __future__ import annotations
 
 import procrastinate
-from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
 
+from .. import db
 from . import chain
 
 QUEUE = "audit"
@@ -17,9 +16,7 @@ class Sealer:
     queue = QUEUE
 
     def __init__(self, url: str):
-        self.pool = ConnectionPool(url, min_size=1, max_size=1, open=True, name="crm-audit",
-                                   kwargs={"row_factory": dict_row, "autocommit": True,
-                                           "options": "-c statement_timeout=600000"})
+        self.pool = db.job_pool(url, "crm-audit", size=1, statement_timeout_ms=600_000)
 
     def register(self, app: procrastinate.App, retry) -> None:
         @app.periodic(cron="* * * * *", periodic_id="seal-audit-log")

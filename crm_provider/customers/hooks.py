@@ -19,10 +19,8 @@ import uuid
 
 import procrastinate
 from psycopg import Connection
-from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
 
-from .. import plugins
+from .. import db, plugins
 from ..config import Settings
 from ..errors import NotFound
 from . import service, store
@@ -70,9 +68,7 @@ class HookDelivery:
     def __init__(self, url: str, settings: Settings, hooks: dict[str, plugins.CustomerHook]):
         self.settings = settings
         self.hooks = hooks
-        self.pool = ConnectionPool(url, min_size=1, max_size=2, open=True, name="crm-hooks",
-                                   kwargs={"row_factory": dict_row, "autocommit": True,
-                                           "options": "-c TimeZone=UTC -c statement_timeout=10000"})
+        self.pool = db.job_pool(url, "crm-hooks", size=2, statement_timeout_ms=10_000)
 
     def register(self, app: procrastinate.App, retry) -> None:
         @app.task(name=service.HOOK_TASK, queue=service.HOOK_QUEUE, retry=retry)

@@ -14,9 +14,8 @@ from __future__ import annotations
 import logging
 
 import procrastinate
-from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
 
+from .. import db
 from ..config import Settings
 from . import service, store
 from .sitoo import SitooClient, SitooError
@@ -41,11 +40,8 @@ class Ingestion:
     def __init__(self, url: str, settings: Settings, sitoo: SitooClient):
         self.settings = settings
         self.sitoo = sitoo
-        self.pool = ConnectionPool(
-            url, min_size=1, max_size=max(2, settings.worker_concurrency), open=True, name="crm-worker",
-            kwargs={"row_factory": dict_row, "autocommit": True,
-                    "options": f"-c TimeZone=UTC -c statement_timeout={STATEMENT_TIMEOUT_MS}"},
-        )
+        self.pool = db.job_pool(url, "crm-worker", size=max(2, settings.worker_concurrency),
+                                statement_timeout_ms=STATEMENT_TIMEOUT_MS)
 
     def register(self, app: procrastinate.App, retry) -> None:
         @app.task(name=service.TASK, queue=service.QUEUE, pass_context=True, retry=retry)

@@ -8,9 +8,8 @@ import logging
 from datetime import datetime, timezone
 
 import procrastinate
-from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
 
+from .. import db
 from . import service
 
 log = logging.getLogger(__name__)
@@ -22,9 +21,7 @@ class DailyExpiry:
     queue = QUEUE
 
     def __init__(self, url: str):
-        self.pool = ConnectionPool(url, min_size=1, max_size=1, open=True, name="crm-program",
-                                   kwargs={"row_factory": dict_row, "autocommit": True,
-                                           "options": "-c TimeZone=UTC -c statement_timeout=600000"})
+        self.pool = db.job_pool(url, "crm-program", size=1, statement_timeout_ms=600_000)
 
     def register(self, app: procrastinate.App, retry) -> None:
         @app.periodic(cron=SCHEDULE, periodic_id="expire-points")
