@@ -50,6 +50,9 @@ class AdminQuerySchema(Schema):
         unknown = ma.RAISE
 
 
+BIGINT_MAX = 2**63 - 1  # ids a client sends are stored as bigint: a larger one is a 400, not an overflow
+MAX_UNIX_SECONDS = 253402300799  # 9999-12-31T23:59:59Z, the last second PostgreSQL's timestamps hold here
+
 NO_NUL_PATTERN = "^[^\\u0000]*$"
 
 

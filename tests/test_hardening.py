@@ -551,3 +551,13 @@ def test_a_nullable_object_is_its_schema_or_null_in_the_document(app):
     address = app.test_client().get("/openapi.json").json["components"]["schemas"]["Customer"]["properties"][
         "invoice_address"]
     assert address["anyOf"] == [{"$ref": "#/components/schemas/Address"}, {"nullable": True, "enum": [None]}]
+
+
+def test_ids_and_times_beyond_what_postgresql_stores_are_a_400_not_a_500(admin, app, demo_data):
+    assert admin.get(f"/admin/customers/{DEMO_CUSTOMER_ID}/points?before={2**70}").status_code == 400
+    events = Client(app, EVENTS_USER, EVENTS_PASSWORD)
+    for change in ({"data": {"order_id": 2**63}}, {"event_date": 2**40}, {"account_id": -1}):
+        body = {"event_id": str(uuid.uuid4()), "event_type": "order", "event_date": 1700000000, "account_id": 1,
+                "data": {"order_id": 1}, **change}
+        response = events.post("/events", json=[body])
+        assert response.status_code == 400, (change, response.json)

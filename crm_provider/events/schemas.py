@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, validate, validates_schema
 
-from ..fields import Dict, Schema, StrictInt, StrictStr, UUID
+from ..fields import BIGINT_MAX, MAX_UNIX_SECONDS, Dict, Schema, StrictInt, StrictStr, UUID
 
 MAX_BATCH = 10
 
 
 class OrderEventDataSchema(Schema):
-    eshop_id = StrictInt(allow_none=True)
-    order_id = StrictInt(required=True)
-    warehouse_id = StrictInt(allow_none=True)
+    eshop_id = StrictInt(allow_none=True, validate=validate.Range(0, BIGINT_MAX))
+    order_id = StrictInt(required=True, validate=validate.Range(0, BIGINT_MAX))
+    warehouse_id = StrictInt(allow_none=True, validate=validate.Range(0, BIGINT_MAX))
     order_event_type = StrictStr(allow_none=True, validate=validate.Length(max=64))
     order_state_changed = StrictStr(allow_none=True, validate=validate.Length(max=64))
 
@@ -27,8 +27,9 @@ class EventSchema(Schema):
     event_type = StrictStr(required=True, validate=validate.Length(1, 64), metadata={
         "description": "`order`, `order-delivery`, `booking`, `shipment`, `shipment-v3`, "
                        "`warehouse-transaction`, `z-report`, `store-z-report`. Only `order` is processed."})
-    event_date = StrictInt(required=True, metadata={"description": "Unix seconds."})
-    account_id = StrictInt(required=True)
+    event_date = StrictInt(required=True, validate=validate.Range(0, MAX_UNIX_SECONDS),
+                           metadata={"description": "Unix seconds."})
+    account_id = StrictInt(required=True, validate=validate.Range(0, BIGINT_MAX))
     data = Dict(required=True, keys=StrictStr(), metadata={
         "description": "For `order` events: eshop_id, order_id, warehouse_id, order_event_type, order_state_changed."})
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from marshmallow import ValidationError, validate, validates_schema
 
 from ..customers.schemas import STATUS_COLORS
-from ..fields import (AdminQuerySchema, AwareDateTime, DateTime, Dict, JsonNumber, List, Nested, QueryInt, Schema, StrictInt,
+from ..fields import (BIGINT_MAX, AdminQuerySchema, AwareDateTime, DateTime, Dict, JsonNumber, List, Nested, QueryInt, Schema, StrictInt,
                       StrictStr)
 from ..loyalty.schemas import Amount
 
@@ -76,7 +76,7 @@ class ProgramVersionSchema(Schema):
 
 class LedgerQuerySchema(AdminQuerySchema):
     limit = QueryInt(load_default=100, validate=validate.Range(1, 1000))
-    before = QueryInt(validate=validate.Range(1), metadata={"description": "Entries older than this entry_id"})
+    before = QueryInt(validate=validate.Range(1, BIGINT_MAX), metadata={"description": "Entries older than this entry_id"})
 
 
 class LedgerEntrySchema(Schema):

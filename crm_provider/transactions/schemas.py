@@ -13,10 +13,9 @@ from decimal import Decimal, InvalidOperation
 
 from marshmallow import ValidationError, validate
 
-from ..fields import DecimalQuantity, List, Money, NUMERIC_12_2_LIMIT, Nested, JsonNumber, QueryInt, Schema, StrictInt, StrictStr
+from ..fields import MAX_UNIX_SECONDS, DecimalQuantity, List, Money, NUMERIC_12_2_LIMIT, Nested, JsonNumber, QueryInt, Schema, StrictInt, StrictStr
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000  # transactions in a history answer: the newest 100 unless asked
-MAX_UNIX_SECONDS = 253402300799  # 9999-12-31T23:59:59Z
 
 
 def _fits_numeric_12_2(value: str) -> None:
