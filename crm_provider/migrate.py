@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -25,18 +26,31 @@ def upgrade(url: str, revision: str = "head") -> None:
 APP_ROLE = "crm_app"  # the group role of migration 0009
 
 
-def schema_behind(url: str) -> bool:
-    """The database's schema is older than this release's migrations (`crm-provider db upgrade` is due)."""
-    import psycopg
+@functools.cache
+def _revisions() -> tuple[frozenset[str], frozenset[str]]:
+    """(heads, every revision) of this release's migrations, read from disk once per process."""
     from alembic.script import ScriptDirectory
 
-    script = ScriptDirectory.from_config(alembic_config(url))
-    heads, known = set(script.get_heads()), {rev.revision for rev in script.walk_revisions()}
+    script = ScriptDirectory(str(MIGRATIONS))
+    return frozenset(script.get_heads()), frozenset(rev.revision for rev in script.walk_revisions())
+
+
+def behind(versions: set[str]) -> bool:
+    """A database at `versions` (its alembic_version rows) is older than this release's migrations. A
+    revision this release does not know is the next release's (a rolling update migrated first): not behind,
+    since every migration stays compatible with the release before it."""
+    heads, known = _revisions()
+    return not versions or any(version in known and version not in heads for version in versions)
+
+
+def schema_behind(url: str) -> bool:
+    """The database's schema is older than this release (`crm-provider db upgrade` is due)."""
+    import psycopg
+
     with psycopg.connect(url) as conn:
         if conn.execute("SELECT to_regclass('alembic_version')").fetchone()[0] is None:
             return True
-        versions = {row[0] for row in conn.execute("SELECT version_num FROM alembic_version")}
-    return not versions or any(version in known and version not in heads for version in versions)
+        return behind({row[0] for row in conn.execute("SELECT version_num FROM alembic_version")})
 
 
 def create_app_user(url: str, name: str, password: str) -> None:

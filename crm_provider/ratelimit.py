@@ -173,7 +173,6 @@ class SearchMisses:
             raise TooManyRequests(TEXT, headers={"Retry-After": _wait(self.limiter, self.item, *self._key())})
 
     def missed(self) -> None:
-        SEARCH_MISSES.labels(g.get("credential") or "").inc()
         try:
             self.limiter.hit(self.item, *self._key())
         except StorageError as error:
@@ -191,11 +190,10 @@ def guard_search() -> None:
 def searched(found: int) -> None:
     """A search route calls this with the number of results: an empty answer counts as a miss."""
     if not found:
+        SEARCH_MISSES.labels(g.get("credential") or "").inc()
         misses = current_app.extensions["crm_limits"].misses
         if misses:
             misses.missed()
-        else:
-            SEARCH_MISSES.labels(g.get("credential") or "").inc()
 
 
 class Limits:

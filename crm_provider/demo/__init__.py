@@ -38,10 +38,13 @@ class NotADemoDatabase(Exception):
     pass
 
 
+def _mark(conn: Connection, name: str) -> None:
+    conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(MARK)))
+
+
 def mark_database(url: str) -> None:
     with db.connect(url, autocommit=True) as conn:
-        name = conn.info.dbname
-        conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(MARK)))
+        _mark(conn, conn.info.dbname)
 
 
 def claim_database(url: str) -> None:
@@ -52,7 +55,7 @@ def claim_database(url: str) -> None:
                              " WHERE datname = %s", (name,)).fetchone()
         if found is None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(MARK)))
+            _mark(conn, name)
         elif found["comment"] != MARK:
             raise NotADemoDatabase(
                 "DATABASE_URL names a database the demo did not create, and the demo replaces its catalogues: "

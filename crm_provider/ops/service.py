@@ -13,7 +13,6 @@ rolling update does) is fine, because every migration stays compatible with the 
 
 from __future__ import annotations
 
-import functools
 import threading
 import time
 import weakref
@@ -29,18 +28,6 @@ from . import store
 READY_CACHE_SECONDS = 1.0
 READY_WAIT_SECONDS = 1.0
 SCRAPE_WAIT_SECONDS = 0.5
-
-
-@functools.cache
-def _revisions() -> tuple[frozenset[str], frozenset[str]]:
-    """(heads, every revision) of the code's migrations, read from disk once per process."""
-    # Imported here: a worker that is never probed does not load alembic.
-    from alembic.script import ScriptDirectory
-
-    from .. import migrate
-
-    script = ScriptDirectory(str(migrate.MIGRATIONS))
-    return frozenset(script.get_heads()), frozenset(rev.revision for rev in script.walk_revisions())
 
 
 class Readiness:
@@ -73,8 +60,9 @@ class Readiness:
                     versions = store.schema_versions(conn)
         except psycopg.Error as error:
             return f"Database unreachable ({type(error).__name__})"
-        heads, known = _revisions()
-        if not versions or any(version in known and version not in heads for version in versions):
+        from .. import migrate  # here: a worker that is never probed does not load alembic
+
+        if migrate.behind(versions):
             return "Database schema is behind the code: run `crm-provider db upgrade`"
         return None
 

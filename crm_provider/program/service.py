@@ -181,7 +181,7 @@ def refresh(conn: Connection, customer_id, *, convert: bool, now: datetime | Non
             "bonus_check_id": bonus_check_id, "name": reward.get("name", "Bonus check"),
             "description": f"{reward['points']} points", "cart_amount": reward["amount"],
             "valid_from": now, "valid_to": now + timedelta(days=reward["valid_days"])})
-    _set_standing(conn, customer_id, current, now)
+    _set_standing(conn, customer_id, current, now, balance)
 
 
 def _tier_multiplier(conn: Connection, customer_id, document: dict) -> Decimal:
@@ -194,9 +194,10 @@ def _tier_multiplier(conn: Connection, customer_id, document: dict) -> Decimal:
 EXPIRING_DAYS = 30  # the card's "Expiring within 30 days"
 
 
-def _set_standing(conn: Connection, customer_id, current: dict, now: datetime) -> None:
+def _set_standing(conn: Connection, customer_id, current: dict, now: datetime, balance: int) -> None:
     """The tier (by points earned in the window) and the card's figures: the next tier and the points missing
-    for it, the points expiring within EXPIRING_DAYS (oldest first, as the daily job will book them)."""
+    for it, the points expiring within EXPIRING_DAYS (oldest first, as the daily job will book them, and no
+    more than the `balance`)."""
     document = current["document"]
     tiers = document.get("tiers") or []
     earned = store.earned_since(conn, customer_id, now - relativedelta(months=document.get("tier_window_months", 12)))
@@ -204,7 +205,7 @@ def _set_standing(conn: Connection, customer_id, current: dict, now: datetime) -
     tier = reached[-1] if reached else None
     upcoming = next((t for t in sorted(tiers, key=lambda t: t["points"]) if t["points"] > earned), None)
     soon = now + timedelta(days=EXPIRING_DAYS) - relativedelta(months=document["points_valid_months"])
-    expiring = min(store.expiry_due(conn, customer_id, soon), store.account(conn, customer_id)["balance"])
+    expiring = min(store.expiry_due(conn, customer_id, soon), balance)
     store.set_standing(conn, customer_id, current["version"], tier["name"] if tier else None,
                        upcoming["name"] if upcoming else None,
                        upcoming["points"] - earned if upcoming else None, max(expiring, 0))
@@ -237,7 +238,7 @@ def open_balance(conn: Connection, customer_id: uuid.UUID, points: int, reason: 
         _book(conn, customer_id, "opening", delta, reason=reason)
     current = store.current_version(conn)
     if current is not None:
-        _set_standing(conn, customer_id, current, datetime.now(timezone.utc))
+        _set_standing(conn, customer_id, current, datetime.now(timezone.utc), points)
 
 
 def ledger(conn: Connection, customer_id: uuid.UUID, limit: int, before: int | None) -> dict:
@@ -272,9 +273,10 @@ def expire(conn: Connection, now: datetime | None = None) -> int:
             balance = store.account(conn, customer_id)["balance"]
             due = min(due, balance)
             if due > 0:
-                _book(conn, customer_id, "expired", -due, earned_at=now, reason="points older than their validity")
+                balance = _book(conn, customer_id, "expired", -due, earned_at=now,
+                                reason="points older than their validity")
                 expired += due
-            _set_standing(conn, customer_id, current, now)
+            _set_standing(conn, customer_id, current, now, balance)
     return expired
 
 
