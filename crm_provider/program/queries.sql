@@ -70,10 +70,15 @@ SET tier = %(tier)s, next_tier = %(next_tier)s, to_next_tier = %(to_next_tier)s,
     expiring_soon = %(expiring_soon)s, standing_version = %(version)s
 WHERE customer_id = %(customer_id)s
 
--- name: earned_since
--- Points earned (less reversed) since a time: what tiers are reached by. Opening balances are no earnings.
-SELECT COALESCE(sum(points), 0)::int AS points FROM points_ledger
-WHERE customer_id = %(customer_id)s AND kind IN ('earned', 'reversed') AND earned_at > %(since)s
+-- name: standing
+-- In one pass over the customer's ledger: the points earned (less reversed) since a time, what tiers are
+-- reached by (opening balances are no earnings); and what will have expired by a cutoff, oldest first (as
+-- expiry_due).
+SELECT COALESCE(sum(points) FILTER (WHERE kind IN ('earned', 'reversed') AND earned_at > %(since)s), 0)::int
+           AS earned,
+       GREATEST(0, COALESCE(sum(points) FILTER (WHERE points > 0 AND earned_at <= %(cutoff)s), 0)
+                   + COALESCE(sum(points) FILTER (WHERE points < 0), 0))::int AS due
+FROM points_ledger WHERE customer_id = %(customer_id)s
 
 -- name: expiry_due
 -- Oldest first: the credits earned up to the cutoff, less every debit so far, are what has expired by now.

@@ -200,12 +200,14 @@ def _set_standing(conn: Connection, customer_id, current: dict, now: datetime, b
     more than the `balance`)."""
     document = current["document"]
     tiers = document.get("tiers") or []
-    earned = store.earned_since(conn, customer_id, now - relativedelta(months=document.get("tier_window_months", 12)))
+    soon = now + timedelta(days=EXPIRING_DAYS) - relativedelta(months=document["points_valid_months"])
+    figures = store.standing(conn, customer_id, now - relativedelta(months=document.get("tier_window_months", 12)),
+                             soon)
+    earned = figures["earned"]
     reached = [tier for tier in tiers if earned >= tier["points"]]
     tier = reached[-1] if reached else None
     upcoming = next((t for t in sorted(tiers, key=lambda t: t["points"]) if t["points"] > earned), None)
-    soon = now + timedelta(days=EXPIRING_DAYS) - relativedelta(months=document["points_valid_months"])
-    expiring = min(store.expiry_due(conn, customer_id, soon), balance)
+    expiring = min(figures["due"], balance)
     store.set_standing(conn, customer_id, current["version"], tier["name"] if tier else None,
                        upcoming["name"] if upcoming else None,
                        upcoming["points"] - earned if upcoming else None, max(expiring, 0))

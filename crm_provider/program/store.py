@@ -67,8 +67,9 @@ def set_standing(conn: Connection, customer_id, version: int, tier: str | None, 
                                   "expiring_soon": expiring_soon})
 
 
-def earned_since(conn: Connection, customer_id, since) -> int:
-    return conn.execute(Q.earned_since, {"customer_id": customer_id, "since": since}).fetchone()["points"]
+def standing(conn: Connection, customer_id, since, cutoff) -> dict:
+    """{"earned": points earned since `since`, "due": points expired by `cutoff`}, in one statement."""
+    return conn.execute(Q.standing, {"customer_id": customer_id, "since": since, "cutoff": cutoff}).fetchone()
 
 
 def expiry_due(conn: Connection, customer_id, cutoff) -> int:
