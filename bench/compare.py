@@ -16,11 +16,15 @@ The same revision twice with different settings compares configurations: `--rev 
 the customer read with the loyalty program's card against the read without it (`--program` sets the demo
 program and gives every seeded customer a points balance).
 
-On a shared machine one round of wrk can move by a fifth either way. `--in-process N` adds a steadier
-measure: each round, a process of each revision (in flipped order) makes N requests of each operation one
-after another through Flask's test client against the same database, and reports its own CPU time and the
-wall time per request: the service's Python work, and that plus the database's answer, without HTTP, the
-driver or the other server competing for the cores.
+On a shared machine one round of wrk can move by a fifth either way. Two steadier measures go with it:
+
+- the CPU per request of each round: the server's processes and PostgreSQL's (the postmaster and its
+  backends) while its load ran, over the requests answered. On a machine where the load is CPU-bound, req/s
+  is the cores over this, less whatever else the machine does at that moment;
+- `--in-process N`: each round, a process of each revision (in flipped order) makes N requests of each
+  operation one after another through Flask's test client against the same database, and reports its own CPU
+  time, PostgreSQL's, and the wall time per request: the service's Python work, the database's, and both with
+  the round trips, without HTTP, the driver or the other server competing for the cores.
 """
 
 from __future__ import annotations
@@ -101,29 +105,41 @@ def service(source: Path, url: str, log: Path, extra: dict) -> servers.Server:
 # Run by `python -c` in a process of either revision: N requests of each operation through the test client.
 IN_PROCESS = """
 import base64, json, os, sys, time
+import psutil
 from crm_provider.app import create_app
 from crm_provider.config import Settings
 app = create_app(Settings.from_env())
 client = app.test_client()
 headers = {"Authorization": "Basic " + base64.b64encode(os.environ["BENCH_CREDENTIAL"].encode()).decode()}
 n, out = int(os.environ["BENCH_N"]), {}
+postmaster = psutil.Process(int(os.environ["BENCH_POSTMASTER"]))
+def database_cpu():
+    total = 0.0
+    for process in [postmaster, *postmaster.children()]:
+        try:
+            times = process.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
 for name, path, keys_file in json.loads(os.environ["BENCH_OPERATIONS"]):
     keys = [line.strip() for line in open(keys_file) if line.strip()]
     for i in range(200):
         client.get(path.format(key=keys[-1 - i % len(keys)]), headers=headers)
-    wall, cpu = time.perf_counter(), time.process_time()
+    wall, cpu, database = time.perf_counter(), time.process_time(), database_cpu()
     for i in range(n):
         response = client.get(path.format(key=keys[i % len(keys)]), headers=headers)
         assert response.status_code == 200, response.status_code
-    out[name] = {"wall_us": (time.perf_counter() - wall) / n * 1e6, "cpu_us": (time.process_time() - cpu) / n * 1e6}
+    out[name] = {"wall_us": (time.perf_counter() - wall) / n * 1e6, "cpu_us": (time.process_time() - cpu) / n * 1e6,
+                 "db_us": (database_cpu() - database) / n * 1e6}
 print(json.dumps(out))
 """
 PATHS = {"get": "/customers/{key}", **{f"search {k}": f"/customers?key_type={k}&key={{key}}" for k in
                                          ("member_number", "mobile", "email", "personal_id", "company_id")}}
 
 
-def in_process(source: Path, url: str, operations, keys_dir: Path, n: int, extra: dict) -> dict:
-    env = {**os.environ, **extra, "DATABASE_URL": url, "CRM_SPI_USERS": f"{SPI_USER}:{SPI_PASSWORD}", "CRM_RATE_LIMIT":
+def in_process(source: Path, url: str, operations, keys_dir: Path, n: int, extra: dict, postmaster: int) -> dict:
+    env = {**os.environ, **extra, "DATABASE_URL": url, "BENCH_POSTMASTER": str(postmaster), "CRM_SPI_USERS": f"{SPI_USER}:{SPI_PASSWORD}", "CRM_RATE_LIMIT":
            servers.RATE_LIMIT, "PYTHONPATH": str(source), "LOG_LEVEL": "WARNING", "BENCH_N": str(n),
            "BENCH_CREDENTIAL": f"{SPI_USER}:{SPI_PASSWORD}", "BENCH_OPERATIONS": json.dumps(
                [(op.name, PATHS[op.name], str(keys_dir / f"{op.keys}.txt")) for op in operations])}
@@ -149,6 +165,7 @@ def main(argv=None) -> int:
         new_source = work_dir / "new"
         new_label = f"{args.new_rev} ({export(args.new_rev, new_source)})"
     url = db.start_embedded(work_dir / "postgres")
+    postmaster = servers.postmaster_pid(work_dir / "postgres" / "pgdata")
     migrate.upgrade(url)
     print(f"seeding {args.size:,} customers ...", flush=True)
     seeded = seed.seed(url, args.size, work_dir / "keys")
@@ -161,47 +178,52 @@ def main(argv=None) -> int:
     old_env, new_env = _env(args.old_env), _env(args.new_env)
     authorization = "Basic " + base64.b64encode(f"{SPI_USER}:{SPI_PASSWORD}".encode()).decode()
     ratios: dict[str, list[float]] = {op.name: [] for op in operations}
+    cpu_ratios: dict[str, list[float]] = {op.name: [] for op in operations}
     rows = []
     with service(work_dir / "old", url, work_dir / "old.log", old_env) as old, \
             service(new_source, url, work_dir / "new.log", new_env) as new:
         for round_number in range(args.rounds):
             order = [("old", old), ("new", new)] if round_number % 2 == 0 else [("new", new), ("old", old)]
             for operation in operations:
-                rps = {}
+                rps, cpu = {}, {}
                 for label, server in order:
                     run = drivers.Run(operation, server.base_url, args.connections, args.duration, seeded.keys_dir,
                                       authorization)
                     if args.warmup:
                         driver.run(drivers.Run(operation, server.base_url, args.connections, args.warmup,
                                                seeded.keys_dir, authorization))
+                    before = server.cpu_seconds() + servers.process_tree_cpu(postmaster)
                     result = driver.run(run)
                     if result.flagged:
                         raise SystemExit(f"{label} {operation.name}: {result.errors} errors, e.g. {result.sample}")
                     rps[label] = result.rps
+                    cpu[label] = (server.cpu_seconds() + servers.process_tree_cpu(postmaster) - before) \
+                        / max(result.requests, 1) * 1e6
                 ratio = rps["new"] / rps["old"]
                 ratios[operation.name].append(ratio)
-                rows.append((round_number + 1, operation.name, rps["old"], rps["new"], ratio))
+                cpu_ratios[operation.name].append(cpu["old"] / cpu["new"])
+                rows.append((round_number + 1, operation.name, rps["old"], rps["new"], ratio, cpu["old"], cpu["new"]))
                 print(f"  round {round_number + 1} {operation.name:<22} old {rps['old']:7.1f}  new {rps['new']:7.1f}"
-                      f"  new/old {ratio:.3f}", flush=True)
+                      f"  new/old {ratio:.3f}  CPU µs/request old {cpu['old']:.0f} new {cpu['new']:.0f}", flush=True)
     steady = []
     for round_number in range(args.rounds if args.in_process else 0):
         sources = [("old", work_dir / "old", old_env), ("new", new_source, new_env)]
-        measured = {label: in_process(source, url, operations, seeded.keys_dir, args.in_process, extra)
+        measured = {label: in_process(source, url, operations, seeded.keys_dir, args.in_process, extra, postmaster)
                     for label, source, extra in (sources if round_number % 2 == 0 else sources[::-1])}
         steady.append(measured)
         for name in ratios:
             old_run, new_run = measured["old"][name], measured["new"][name]
             print(f"  in process, round {round_number + 1} {name:<22} cpu µs old {old_run['cpu_us']:6.0f} new "
-                  f"{new_run['cpu_us']:6.0f}  wall µs old {old_run['wall_us']:6.0f} new {new_run['wall_us']:6.0f}",
+                  f"{new_run['cpu_us']:6.0f}  database µs old {old_run['db_us']:6.0f} new {new_run['db_us']:6.0f}  wall µs old {old_run['wall_us']:6.0f} new {new_run['wall_us']:6.0f}",
                   flush=True)
-    report = render(args, driver, old_hash, new_label, seeded, ratios, rows, steady, load_at_start)
+    report = render(args, driver, old_hash, new_label, seeded, ratios, cpu_ratios, rows, steady, load_at_start)
     args.output.write_text(report, encoding="utf-8")
     print("\n" + report + f"\n(written to {args.output})")
     return 0
 
 
-def render(args, driver, old_hash: str, new_label: str, seeded, ratios: dict[str, list[float]], rows: list[tuple],
-           steady: list[dict], load_at_start: list[float]) -> str:
+def render(args, driver, old_hash: str, new_label: str, seeded, ratios: dict[str, list[float]],
+           cpu_ratios: dict[str, list[float]], rows: list[tuple], steady: list[dict], load_at_start: list[float]) -> str:
     host = machine()
     lines = [
         "# crm-provider: old code against new, interleaved",
@@ -214,26 +236,37 @@ def render(args, driver, old_hash: str, new_label: str, seeded, ratios: dict[str
         f"{args.rounds} rounds of {args.duration} s per operation and server after {args.warmup} s of warm-up; "
         f"driver: {driver.version}",
         "",
-        "| operation | median new ÷ old | min | max |",
-        "|---|--:|--:|--:|",
+        "Requests/s new ÷ old, and CPU per request (server and PostgreSQL) old ÷ new, so that above 1 is new "
+        "faster for both:",
+        "",
+        "| operation | req/s: median new ÷ old | min | max | CPU/request: median old ÷ new | min | max |",
+        "|---|--:|--:|--:|--:|--:|--:|",
     ]
     for name, values in ratios.items():
-        lines.append(f"| {name} | {statistics.median(values):.3f} | {min(values):.3f} | {max(values):.3f} |")
+        cpu = cpu_ratios[name]
+        lines.append(f"| {name} | {statistics.median(values):.3f} | {min(values):.3f} | {max(values):.3f} "
+                     f"| {statistics.median(cpu):.3f} | {min(cpu):.3f} | {max(cpu):.3f} |")
     if steady:
         lines += ["", f"In process ({args.in_process} requests per operation and round, one after another, through the "
                   "test client; medians over the rounds; old ÷ new of the time per request, so that above 1 is new "
                   "faster, as for req/s):", "",
-                  "| operation | CPU µs/request old · new | old ÷ new (CPU) | wall µs/request old · new | old ÷ new (wall) |",
-                  "|---|--:|--:|--:|--:|"]
+                  "| operation | service CPU µs/request old · new | database CPU µs/request old · new "
+                  "| old ÷ new (both CPUs) | wall µs/request old · new | old ÷ new (wall) |",
+                  "|---|--:|--:|--:|--:|--:|"]
         for name in ratios:
-            cpu = [(r["old"][name]["cpu_us"], r["new"][name]["cpu_us"]) for r in steady]
-            wall = [(r["old"][name]["wall_us"], r["new"][name]["wall_us"]) for r in steady]
+            def median(side, measure):
+                return statistics.median(r[side][name][measure] for r in steady)
+            both = statistics.median((r["old"][name]["cpu_us"] + r["old"][name]["db_us"])
+                                     / (r["new"][name]["cpu_us"] + r["new"][name]["db_us"]) for r in steady)
+            wall = statistics.median(r["old"][name]["wall_us"] / r["new"][name]["wall_us"] for r in steady)
             lines.append(
-                f"| {name} | {statistics.median(o for o, _ in cpu):.0f} · {statistics.median(n for _, n in cpu):.0f} | "
-                f"{statistics.median(o / n for o, n in cpu):.3f} | {statistics.median(o for o, _ in wall):.0f} · "
-                f"{statistics.median(n for _, n in wall):.0f} | {statistics.median(o / n for o, n in wall):.3f} |")
-    lines += ["", "| round | operation | old req/s | new req/s | new ÷ old |", "|--:|---|--:|--:|--:|"]
-    lines += [f"| {n} | {name} | {o:.1f} | {w:.1f} | {r:.3f} |" for n, name, o, w, r in rows]
+                f"| {name} | {median('old', 'cpu_us'):.0f} · {median('new', 'cpu_us'):.0f} "
+                f"| {median('old', 'db_us'):.0f} · {median('new', 'db_us'):.0f} | {both:.3f} "
+                f"| {median('old', 'wall_us'):.0f} · {median('new', 'wall_us'):.0f} | {wall:.3f} |")
+    lines += ["", "| round | operation | old req/s | new req/s | new ÷ old | CPU µs/request old · new |",
+              "|--:|---|--:|--:|--:|--:|"]
+    lines += [f"| {n} | {name} | {o:.1f} | {w:.1f} | {r:.3f} | {co:.0f} · {cn:.0f} |"
+              for n, name, o, w, r, co, cn in rows]
     return "\n".join(lines) + "\n"
 
 

@@ -114,16 +114,19 @@ UPDATE customers SET
     sections = %(sections)s, store_id_home = %(store_id_home)s, updated_at = now(), version = version + 1
 WHERE customer_id = %(customer_id)s
 
--- name: set_tier_status
--- The tier's status, where the tier sets it: no status yet, or handed to the tier by the back office.
-UPDATE customers SET status_color = %(color)s, status_text = %(text)s, status_by_tier = true,
-    updated_at = now(), version = version + 1
-WHERE customer_id = %(customer_id)s AND (status_by_tier OR status_color IS NULL)
-  AND (status_color IS DISTINCT FROM %(color)s OR status_text IS DISTINCT FROM %(text)s)
-
--- name: set_tier_voucher_passwords
-UPDATE customers SET tier_voucher_passwords = %(passwords)s, updated_at = now(), version = version + 1
-WHERE customer_id = %(customer_id)s AND tier_voucher_passwords <> %(passwords)s::text[]
+-- name: set_tier
+-- The tier's status where the tier sets it (no status yet, or handed to the tier by the back office), and the
+-- tier's voucher passwords; the row is written only when one of them changes. (Every expression reads the row
+-- as it was.)
+UPDATE customers
+SET status_color = CASE WHEN status_by_tier OR status_color IS NULL THEN %(color)s ELSE status_color END,
+    status_text = CASE WHEN status_by_tier OR status_color IS NULL THEN %(text)s ELSE status_text END,
+    status_by_tier = status_by_tier OR (status_color IS NULL AND %(color)s::text IS NOT NULL),
+    tier_voucher_passwords = %(passwords)s, updated_at = now(), version = version + 1
+WHERE customer_id = %(customer_id)s
+  AND ((status_by_tier OR status_color IS NULL)
+       AND (status_color IS DISTINCT FROM %(color)s OR status_text IS DISTINCT FROM %(text)s)
+       OR tier_voucher_passwords <> %(passwords)s::text[])
 
 -- name: record_event
 -- A customer event for the customer hooks (hooks.py), and its delivery job, in the transaction of the change.

@@ -152,8 +152,7 @@ def set_tier(conn: Connection, customer_id: uuid.UUID, status: dict | None, vouc
     """The loyalty program's tier: its status (None: no tier), unless the back office set one by hand (the
     tier sets it when the customer has none, or the back office handed it to the tier), and the voucher
     passwords it adds to the customer's own."""
-    store.set_tier_status(conn, customer_id, status)
-    store.set_tier_voucher_passwords(conn, customer_id, voucher_passwords)
+    store.set_tier(conn, customer_id, status, voucher_passwords)
 
 
 def set_back_office(conn: Connection, customer_id: uuid.UUID, data: dict) -> str:

@@ -95,13 +95,9 @@ def update(conn: Connection, customer_id, row: dict) -> None:
     _write(conn, Q.update, {**_json_columns(row), "customer_id": customer_id})
 
 
-def set_tier_status(conn: Connection, customer_id, status: dict | None) -> None:
-    conn.execute(Q.set_tier_status, {"customer_id": customer_id, "color": status["color"] if status else None,
-                                     "text": status["text"] if status else None})
-
-
-def set_tier_voucher_passwords(conn: Connection, customer_id, passwords: list[str]) -> None:
-    conn.execute(Q.set_tier_voucher_passwords, {"customer_id": customer_id, "passwords": passwords})
+def set_tier(conn: Connection, customer_id, status: dict | None, passwords: list[str]) -> None:
+    conn.execute(Q.set_tier, {"customer_id": customer_id, "color": status["color"] if status else None,
+                              "text": status["text"] if status else None, "passwords": passwords})
 
 
 def update_back_office(conn: Connection, customer_id, row: dict) -> None:

@@ -124,14 +124,15 @@ def apply_order(conn: Connection, order: dict) -> Outcome:
                 outcome = Outcome("skipped", "unreadable_order")
             else:
                 # The loyalty area takes its locks (the customers, then the items) first, as redeem and undo do.
-                loyalty.set_consumed(conn, order_id, customer_id, bonus_checks, promotions)
+                locked = loyalty.set_consumed(conn, order_id, customer_id, bonus_checks, promotions)
                 stored = transactions.store_transaction(conn, customer_id, found)
-                program.book_order(conn, order_id, customer_id, stored, mapping.original_order_ids(order))
+                program.book_order(conn, order_id, customer_id, stored, mapping.original_order_ids(order),
+                                   locked=locked)
                 return Outcome("processed", "stored", customer_id)
     # Nothing (any longer) belongs to a customer: no transaction, nothing consumed, no points.
-    loyalty.set_consumed(conn, order_id, None, [], [])
+    locked = loyalty.set_consumed(conn, order_id, None, [], [])
     transactions.remove_by_order_id(conn, order_id)
-    program.book_order(conn, order_id, None, None)
+    program.book_order(conn, order_id, None, None, locked=locked)
     return outcome
 
 

@@ -47,10 +47,12 @@ def _granted(kind: str, row: dict) -> dict:
     return item
 
 
-def grant(conn: Connection, kind: str, customer_id: uuid.UUID, data: dict) -> dict:
+def grant(conn: Connection, kind: str, customer_id: uuid.UUID, data: dict, *, locked: bool = False) -> dict:
     """Give the customer a promotion or bonus check. An id the customer holds already is replaced, as long
-    as the item is unused; an id of another customer's item, or of a redeemed or consumed one, is refused."""
-    _lock_customer(conn, customer_id)
+    as the item is unused; an id of another customer's item, or of a redeemed or consumed one, is refused.
+    `locked`: the caller has locked the customer (lock_customers) in this transaction, and knows it exists."""
+    if not locked:
+        _lock_customer(conn, customer_id)
     id_field = ID_FIELD[kind]
     item = {**data, id_field: data.get(id_field) or str(uuid.uuid4())}
     grant_item = store.grant_promotion if kind == "promotion" else store.grant_bonus_check
@@ -156,7 +158,7 @@ def lock_customers(conn: Connection, customer_ids) -> None:
 # --- purchases ------------------------------------------------------------------------------------------------
 
 def set_consumed(conn: Connection, order_id: int, customer_id: uuid.UUID | None, bonus_checks: list[str],
-                 promotions: list[str]) -> None:
+                 promotions: list[str]) -> set:
     """Make these items of `customer_id` exactly the ones order `order_id` consumes (a purchase names them on
     its items); no customer: the order consumes nothing. Items the order no longer names are given back. An
     item another purchase consumed already stays with that one; another customer's item is not touched.
@@ -164,7 +166,8 @@ def set_consumed(conn: Connection, order_id: int, customer_id: uuid.UUID | None,
     check redeemed, undone and redeemed again for a second purchase gave both purchases the discount.
 
     Locks, as redeem and undo take theirs: the customers concerned (this one and any whose items the order
-    consumed so far) in id order, then the items."""
+    consumed so far) in id order, then the items. Returns the customers it locked (held until the caller's
+    transaction ends)."""
     holders = store.order_consumers(conn, order_id)
     if customer_id is not None:
         holders.add(customer_id)
@@ -173,6 +176,7 @@ def set_consumed(conn: Connection, order_id: int, customer_id: uuid.UUID | None,
         store.set_consumed(conn, customer_id, order_id, bonus_checks if customer_id else [],
                            promotions if customer_id else [])
     store.record_conflicts(conn, customer_id, order_id, bonus_checks, promotions)
+    return holders
 
 
 CONFLICT_REASONS = ("used_by_another_order", "another_customers_item", "unknown_item")

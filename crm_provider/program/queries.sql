@@ -64,21 +64,27 @@ RETURNING (SELECT entry_id FROM entry), balance
 UPDATE points_accounts SET shortfall = %(shortfall)s, updated_at = now() WHERE customer_id = %(customer_id)s
 
 -- name: set_standing
--- The tier and the card's figures (service._set_standing), under the program version that computed them.
-UPDATE points_accounts
-SET tier = %(tier)s, next_tier = %(next_tier)s, to_next_tier = %(to_next_tier)s,
-    expiring_soon = %(expiring_soon)s, standing_version = %(version)s
-WHERE customer_id = %(customer_id)s
-
--- name: standing
--- In one pass over the customer's ledger: the points earned (less reversed) since a time, what tiers are
--- reached by (opening balances are no earnings); and what will have expired by a cutoff, oldest first (as
--- expiry_due).
-SELECT COALESCE(sum(points) FILTER (WHERE kind IN ('earned', 'reversed') AND earned_at > %(since)s), 0)::int
-           AS earned,
-       GREATEST(0, COALESCE(sum(points) FILTER (WHERE points > 0 AND earned_at <= %(cutoff)s), 0)
-                   + COALESCE(sum(points) FILTER (WHERE points < 0), 0))::int AS due
-FROM points_ledger WHERE customer_id = %(customer_id)s
+-- The tier and the card's figures (service._set_standing), in one statement under the program version that
+-- computes them. From one pass over the customer's ledger: the points earned (less reversed) since `since`,
+-- which tiers are reached by (opening balances are no earnings), and the points that will have expired by
+-- `cutoff` (oldest first, as expiry_due), no more than the balance. The tier is the one with the highest
+-- threshold the earnings reach, the next tier the lowest they do not (tiers as parallel arrays). Returns the tier.
+WITH figures AS (
+    SELECT COALESCE(sum(points) FILTER (WHERE kind IN ('earned', 'reversed') AND earned_at > %(since)s), 0)::int
+               AS earned,
+           GREATEST(0, COALESCE(sum(points) FILTER (WHERE points > 0 AND earned_at <= %(cutoff)s), 0)
+                       + COALESCE(sum(points) FILTER (WHERE points < 0), 0))::int AS due
+    FROM points_ledger WHERE customer_id = %(customer_id)s
+),
+tiers AS (SELECT * FROM unnest(%(tier_names)s::text[], %(tier_points)s::int[]) AS t(name, points))
+UPDATE points_accounts a
+SET tier = (SELECT name FROM tiers WHERE points <= f.earned ORDER BY points DESC LIMIT 1),
+    next_tier = (SELECT name FROM tiers WHERE points > f.earned ORDER BY points LIMIT 1),
+    to_next_tier = (SELECT min(points) FROM tiers WHERE points > f.earned) - f.earned,
+    expiring_soon = LEAST(f.due, a.balance), standing_version = %(version)s
+FROM figures f
+WHERE a.customer_id = %(customer_id)s
+RETURNING a.tier
 
 -- name: expiry_due
 -- Oldest first: the credits earned up to the cutoff, less every debit so far, are what has expired by now.

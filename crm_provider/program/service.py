@@ -62,10 +62,11 @@ def versions(conn: Connection, limit: int) -> list[dict]:
 
 # --- booking --------------------------------------------------------------------------------------------------
 
-def _book(conn: Connection, customer_id, kind: str, points: int, **cause) -> int:
+def _book(conn: Connection, customer_id, kind: str, points: int, account: dict | None = None, **cause) -> dict:
     """Book `points` (signed) on the customer's account, never taking it below zero: what a debit cannot take
-    becomes shortfall, and a credit pays shortfall off first. Returns the balance after."""
-    account = store.account(conn, customer_id)
+    becomes shortfall, and a credit pays shortfall off first. `account`: the account as the caller last saw it
+    under the customer's lock (read when not given). Returns the account after."""
+    account = account or store.account(conn, customer_id)
     balance, shortfall = account["balance"], account["shortfall"]
     if points < 0 and balance + points < 0:
         taken = -balance
@@ -74,14 +75,15 @@ def _book(conn: Connection, customer_id, kind: str, points: int, **cause) -> int
             balance = store.book(conn, customer_id, kind, taken, shortfall, **cause)["balance"]
         else:
             store.set_shortfall(conn, customer_id, shortfall)
-        return balance
+        return {**account, "balance": balance, "shortfall": shortfall}
     if points:
         balance = store.book(conn, customer_id, kind, points, shortfall, **cause)["balance"]
     if points > 0 and shortfall:
         paid = min(shortfall, balance)
-        balance = store.book(conn, customer_id, "reversed", -paid, shortfall - paid,
+        shortfall -= paid
+        balance = store.book(conn, customer_id, "reversed", -paid, shortfall,
                              reason="shortfall of an earlier reversal", order_id=cause.get("order_id"))["balance"]
-    return balance
+    return {**account, "balance": balance, "shortfall": shortfall}
 
 
 def _earn_rules(purchase: dict, points: int, customer: dict | None) -> int:
@@ -92,29 +94,35 @@ def _earn_rules(purchase: dict, points: int, customer: dict | None) -> int:
 
 
 def book_order(conn: Connection, order_id: int, customer_id: uuid.UUID | None, transaction: dict | None,
-               original_order_ids: list[int] = (), *, convert: bool = True) -> int:
+               original_order_ids: list[int] = (), *, convert: bool = True, locked=frozenset()) -> int:
     """Make the ledger agree with order `order_id` as it is now: `transaction` stored for `customer_id`, or
     (None) no longer a purchase of anyone's. Returns the points the order holds now. Run inside the caller's
-    transaction (the order feed's); nothing happens while no program exists."""
+    transaction (the order feed's), `locked`: the customers it has locked already (loyalty.set_consumed's).
+    Nothing happens while no program exists."""
     booked = store.booked_order(conn, order_id)
-    if store.current_version(conn) is None and booked is None:
+    current = store.current_version(conn)
+    if current is None and booked is None:
         return 0
     holders = {c for c in (customer_id, booked and booked["customer_id"]) if c is not None}
     if not holders:
         return 0
-    loyalty.lock_customers(conn, holders)
-    booked = store.booked_order(conn, order_id)  # again, under the locks
+    if not holders <= locked:
+        loyalty.lock_customers(conn, holders)
+        booked = store.booked_order(conn, order_id)  # again, under the locks
+    # (Else the order was read under them: whoever holds its points is locked, and so is `customer_id`.)
+    # Read once under the locks, then carried through every booking below (each returns the account after).
+    accounts = {holder: store.account(conn, holder) for holder in holders}
     target, version, earned_at, original, multiplier = 0, None, None, None, Decimal("1")
     if transaction is not None and customer_id is not None:
         earned_at = _utc(transaction["date_created"])
         originals = [o for o in (store.booked_order(conn, oid) for oid in original_order_ids) if o]
         original = originals[0] if originals else None
-        judged = store.version(conn, original["version"]) if original else store.version_at(conn, earned_at)
+        judged = _judging_version(conn, current, original, earned_at)
         version = judged["version"]
         # The tier's multiplier as it was when the order was first judged: a replay or an update of the order
         # later (when the tier may have changed) books the same points.
         multiplier = (booked["multiplier"] if booked and booked["customer_id"] == customer_id
-                      else _tier_multiplier(conn, customer_id, judged["document"]))
+                      else _tier_multiplier(accounts[customer_id]["tier"], judged["document"]))
         target = earning.points(judged["document"], transaction, tier_multiplier=multiplier)
         if plugins.active().earn_rules:
             target = _earn_rules(transaction, target, customers.customer_document(conn, customer_id))
@@ -124,13 +132,16 @@ def book_order(conn: Connection, order_id: int, customer_id: uuid.UUID | None, t
     before_customer = booked["customer_id"] if booked else None
     before = booked["points"] if booked else 0
     if before_customer is not None and before_customer != customer_id and before:
-        _book(conn, before_customer, "reversed" if before > 0 else "earned", -before, order_id=order_id,
-              version=booked["version"], earned_at=booked["earned_at"], reason="the order left the customer")
+        accounts[before_customer] = _book(
+            conn, before_customer, "reversed" if before > 0 else "earned", -before, accounts[before_customer],
+            order_id=order_id, version=booked["version"], earned_at=booked["earned_at"],
+            reason="the order left the customer")
         before = 0
     delta = target - before
     if delta:
-        _book(conn, customer_id, "earned" if delta > 0 else "reversed", delta, order_id=order_id, version=version,
-              earned_at=earned_at if delta > 0 else None)
+        accounts[customer_id] = _book(conn, customer_id, "earned" if delta > 0 else "reversed", delta,
+                                      accounts[customer_id], order_id=order_id, version=version,
+                                      earned_at=earned_at if delta > 0 else None)
     if customer_id is not None and (booked is not None or target):
         store.save_order(conn, {"order_id": order_id, "customer_id": customer_id, "points": target,
                                 "version": version or booked["version"], "earned_at": earned_at or booked["earned_at"],
@@ -139,8 +150,21 @@ def book_order(conn: Connection, order_id: int, customer_id: uuid.UUID | None, t
     elif booked is not None:  # no one's purchase any more: it holds nothing (should it come back, it earns again)
         store.save_order(conn, {**booked, "points": 0})
     for holder in holders:
-        refresh(conn, holder, convert=convert and holder == customer_id and transaction is not None)
+        refresh(conn, holder, convert=convert and holder == customer_id and transaction is not None,
+                current=current, account=accounts[holder])
     return target
+
+
+def _judging_version(conn: Connection, current: dict | None, original: dict | None, earned_at: datetime) -> dict:
+    """The program version that judges a purchase: for a refund its purchase's, else the one in force at its
+    order date (mostly the current one, which takes no statement)."""
+    if original is not None:
+        if current is not None and original["version"] == current["version"]:
+            return current
+        return store.version(conn, original["version"])
+    if current is not None and current["valid_from"] <= earned_at:
+        return current
+    return store.version_at(conn, earned_at)
 
 
 def rebuild(conn: Connection, customer_id: uuid.UUID | None = None, on_order=None) -> int:
@@ -163,30 +187,31 @@ def rebuild(conn: Connection, customer_id: uuid.UUID | None = None, on_order=Non
     return booked
 
 
-def refresh(conn: Connection, customer_id, *, convert: bool, now: datetime | None = None) -> None:
+def refresh(conn: Connection, customer_id, *, convert: bool, now: datetime | None = None,
+            current: dict | None = None, account: dict | None = None) -> None:
     """After a booking: convert points into bonus checks (with a purchase only: an opening balance waits
-    for the next one), and set the tier. The customer is locked."""
-    current = store.current_version(conn)
+    for the next one), and set the tier. The customer is locked; `current` (the program in force) and
+    `account` are read when not given."""
+    current = current or store.current_version(conn)
     if current is None:
         return
     document = current["document"]
     now = now or datetime.now(timezone.utc)
     reward = document["reward"]
-    balance = store.account(conn, customer_id)["balance"]
-    while convert and balance >= reward["points"]:
+    account = account or store.account(conn, customer_id)
+    while convert and account["balance"] >= reward["points"]:
         bonus_check_id = f"points-{uuid.uuid4().hex[:20]}"
-        balance = _book(conn, customer_id, "converted", -reward["points"], bonus_check_id=bonus_check_id,
+        account = _book(conn, customer_id, "converted", -reward["points"], account, bonus_check_id=bonus_check_id,
                         version=current["version"])
         loyalty.grant(conn, "bonus_check", customer_id, {
             "bonus_check_id": bonus_check_id, "name": reward.get("name", "Bonus check"),
             "description": f"{reward['points']} points", "cart_amount": reward["amount"],
-            "valid_from": now, "valid_to": now + timedelta(days=reward["valid_days"])})
-    _set_standing(conn, customer_id, current, now, balance)
+            "valid_from": now, "valid_to": now + timedelta(days=reward["valid_days"])}, locked=True)
+    _set_standing(conn, customer_id, current, now)
 
 
-def _tier_multiplier(conn: Connection, customer_id, document: dict) -> Decimal:
-    """The earn multiplier of the customer's tier now (1 without one)."""
-    tier = store.account(conn, customer_id)["tier"]
+def _tier_multiplier(tier: str | None, document: dict) -> Decimal:
+    """The earn multiplier of the customer's tier (1 without one)."""
     found = next((t for t in document.get("tiers", []) if t["name"] == tier), None)
     return Decimal(str(found.get("multiplier", 1))) if found else Decimal("1")
 
@@ -194,24 +219,19 @@ def _tier_multiplier(conn: Connection, customer_id, document: dict) -> Decimal:
 EXPIRING_DAYS = 30  # the card's "Expiring within 30 days"
 
 
-def _set_standing(conn: Connection, customer_id, current: dict, now: datetime, balance: int) -> None:
+def _set_standing(conn: Connection, customer_id, current: dict, now: datetime) -> None:
     """The tier (by points earned in the window) and the card's figures: the next tier and the points missing
     for it, the points expiring within EXPIRING_DAYS (oldest first, as the daily job will book them, and no
-    more than the `balance`)."""
+    more than the balance). Then the customer's status and voucher passwords, as the tier sets them."""
     document = current["document"]
     tiers = document.get("tiers") or []
-    soon = now + timedelta(days=EXPIRING_DAYS) - relativedelta(months=document["points_valid_months"])
-    figures = store.standing(conn, customer_id, now - relativedelta(months=document.get("tier_window_months", 12)),
-                             soon)
-    earned = figures["earned"]
-    reached = [tier for tier in tiers if earned >= tier["points"]]
-    tier = reached[-1] if reached else None
-    upcoming = next((t for t in sorted(tiers, key=lambda t: t["points"]) if t["points"] > earned), None)
-    expiring = min(figures["due"], balance)
-    store.set_standing(conn, customer_id, current["version"], tier["name"] if tier else None,
-                       upcoming["name"] if upcoming else None,
-                       upcoming["points"] - earned if upcoming else None, max(expiring, 0))
+    name = store.set_standing(
+        conn, customer_id, current["version"],
+        since=now - relativedelta(months=document.get("tier_window_months", 12)),
+        cutoff=now + timedelta(days=EXPIRING_DAYS) - relativedelta(months=document["points_valid_months"]),
+        tiers=tiers)
     if tiers:
+        tier = next((t for t in tiers if t["name"] == name), None)
         customers.set_tier(conn, customer_id, {"color": tier["color"], "text": tier["name"]} if tier else None,
                            tier.get("voucher_passwords", []) if tier else [])
 
@@ -223,24 +243,25 @@ def adjust(conn: Connection, customer_id: uuid.UUID, points: int, reason: str, a
     loyalty.lock_customers(conn, [customer_id])
     if not customers.exists(conn, customer_id):
         raise NotFound("Customer not found")
-    balance = store.account(conn, customer_id)["balance"]
-    if balance + points < 0:
-        raise BadRequest(f"points: The balance is {balance}: an adjustment cannot take it below zero.")
-    balance = _book(conn, customer_id, "adjusted", points, reason=reason, actor=actor)
-    refresh(conn, customer_id, convert=False)
-    return {"customer_id": str(customer_id), "balance": balance}
+    account = store.account(conn, customer_id)
+    if account["balance"] + points < 0:
+        raise BadRequest(f"points: The balance is {account['balance']}: an adjustment cannot take it below zero.")
+    account = _book(conn, customer_id, "adjusted", points, account, reason=reason, actor=actor)
+    refresh(conn, customer_id, convert=False, account=account)
+    return {"customer_id": str(customer_id), "balance": account["balance"]}
 
 
 def open_balance(conn: Connection, customer_id: uuid.UUID, points: int, reason: str = "opening balance") -> None:
     """An opening balance (an import, the demo): the customer's balance becomes `points`, booked as one
     'opening' row of the difference. No earnings: tiers do not count it, and it converts with the next purchase."""
     loyalty.lock_customers(conn, [customer_id])
-    delta = points - store.account(conn, customer_id)["balance"]
+    account = store.account(conn, customer_id)
+    delta = points - account["balance"]
     if delta:
-        _book(conn, customer_id, "opening", delta, reason=reason)
+        _book(conn, customer_id, "opening", delta, account, reason=reason)
     current = store.current_version(conn)
     if current is not None:
-        _set_standing(conn, customer_id, current, datetime.now(timezone.utc), points)
+        _set_standing(conn, customer_id, current, datetime.now(timezone.utc))
 
 
 def ledger(conn: Connection, customer_id: uuid.UUID, limit: int, before: int | None) -> dict:
@@ -255,8 +276,9 @@ def ledger(conn: Connection, customer_id: uuid.UUID, limit: int, before: int | N
 
 def expire(conn: Connection, now: datetime | None = None) -> int:
     """Book the points that expired by `now` (earned more than the program's validity ago, oldest first), and
-    re-evaluate the tiers of the customers with earnings older than the tier window. Each customer in a transaction of its own, locked: two
-    jobs at once expire nothing twice (the second finds nothing due). Returns the points expired."""
+    re-evaluate the tiers of the customers with earnings older than the tier window. Each customer in a
+    transaction of its own, locked: two jobs at once expire nothing twice (the second finds nothing due).
+    Returns the points expired."""
     current = store.current_version(conn)
     if current is None:
         return 0
@@ -271,14 +293,13 @@ def expire(conn: Connection, now: datetime | None = None) -> int:
     for customer_id in store.customers_to_refresh(conn, max(soon, window), current["version"]):
         with conn.transaction():
             loyalty.lock_customers(conn, [customer_id])
-            due = store.expiry_due(conn, customer_id, cutoff)
-            balance = store.account(conn, customer_id)["balance"]
-            due = min(due, balance)
+            account = store.account(conn, customer_id)
+            due = min(store.expiry_due(conn, customer_id, cutoff), account["balance"])
             if due > 0:
-                balance = _book(conn, customer_id, "expired", -due, earned_at=now,
-                                reason="points older than their validity")
+                _book(conn, customer_id, "expired", -due, account, earned_at=now,
+                      reason="points older than their validity")
                 expired += due
-            _set_standing(conn, customer_id, current, now, balance)
+            _set_standing(conn, customer_id, current, now)
     return expired
 
 

@@ -60,16 +60,12 @@ def set_shortfall(conn: Connection, customer_id, shortfall: int) -> None:
     conn.execute(Q.set_shortfall, {"customer_id": customer_id, "shortfall": shortfall})
 
 
-def set_standing(conn: Connection, customer_id, version: int, tier: str | None, next_tier: str | None,
-                 to_next_tier: int | None, expiring_soon: int) -> None:
-    conn.execute(Q.set_standing, {"customer_id": customer_id, "version": version, "tier": tier,
-                                  "next_tier": next_tier, "to_next_tier": to_next_tier,
-                                  "expiring_soon": expiring_soon})
-
-
-def standing(conn: Connection, customer_id, since, cutoff) -> dict:
-    """{"earned": points earned since `since`, "due": points expired by `cutoff`}, in one statement."""
-    return conn.execute(Q.standing, {"customer_id": customer_id, "since": since, "cutoff": cutoff}).fetchone()
+def set_standing(conn: Connection, customer_id, version: int, since, cutoff, tiers: list[dict]) -> str | None:
+    """The account's tier, next tier and points expiring (queries.sql: set_standing); the tier's name."""
+    row = conn.execute(Q.set_standing, {
+        "customer_id": customer_id, "version": version, "since": since, "cutoff": cutoff,
+        "tier_names": [tier["name"] for tier in tiers], "tier_points": [tier["points"] for tier in tiers]}).fetchone()
+    return row["tier"] if row else None
 
 
 def expiry_due(conn: Connection, customer_id, cutoff) -> int:
