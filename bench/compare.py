@@ -72,6 +72,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="an environment variable of the new side's processes (repeatable)")
     parser.add_argument("--program", action="store_true",
                         help="set the demo loyalty program and give every customer a points balance")
+    parser.add_argument("--plain-personal-ids", action="store_true",
+                        help="seed the personal ids in plain, for an old revision from before migration 0012")
     parser.add_argument("--in-process", type=int, default=0, metavar="N",
                         help="also N requests per operation and round through the test client (default: none)")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results-compare.md")
@@ -168,7 +170,7 @@ def main(argv=None) -> int:
     postmaster = servers.postmaster_pid(work_dir / "postgres" / "pgdata")
     migrate.upgrade(url)
     print(f"seeding {args.size:,} customers ...", flush=True)
-    seeded = seed.seed(url, args.size, work_dir / "keys")
+    seeded = seed.seed(url, args.size, work_dir / "keys", plain=args.plain_personal_ids)
     if args.program:
         with db.connect(url, autocommit=True) as conn:
             conn.execute("INSERT INTO program_versions (document, set_by) VALUES (%s, 'bench')", [Jsonb(PROGRAM)])

@@ -9,7 +9,9 @@ indexes are built once after the load, and the foreign-key triggers are skipped 
 rows generated before it). VACUUM (ANALYZE) follows.
 
 Keys are stored exactly as the service stores them (crm_provider/keys.py): mobile in E.164,
-`email_norm` in lower case, personal and company ids without separators; the keys files hold them as the
+`email_norm` in lower case, company ids without separators, personal ids sealed with the keyring of the
+bench's processes (personal_ids.py; `plain=True` stores them in plain, as releases before migration 0012
+did, for comparing with those); the keys files hold them as the
 POS types them (`Anna.Berg.17@Example.com`, `19750804-0017`, `556000-0123`), so every search pays for
 normalisation. The data is the same for the same `seed`.
 
@@ -22,6 +24,7 @@ promotion and a valid bonus check (and every tenth an expired bonus check too); 
 from __future__ import annotations
 
 import json
+import os
 import random
 import tempfile
 import time
@@ -35,7 +38,7 @@ from urllib.parse import quote
 
 from psycopg import sql as psql
 
-from crm_provider import db, sql
+from crm_provider import db, personal_ids, sql
 from crm_provider.catalog import service as catalog
 
 Q = sql.load(__file__, "seed.sql")
@@ -119,7 +122,7 @@ def _copy_file(cursor, statement: str, spool) -> int:
     return rows
 
 
-def seed(url: str, customers: int, keys_dir: Path, *, seed: int = 7) -> Seeded:
+def seed(url: str, customers: int, keys_dir: Path, *, seed: int = 7, plain: bool = False) -> Seeded:
     """Empty the database at `url` and fill it with `customers` customers; write the keys files."""
     if not 0 < customers <= MAX_CUSTOMERS:
         raise ValueError(f"customers must be between 1 and {MAX_CUSTOMERS}")
@@ -139,7 +142,8 @@ def seed(url: str, customers: int, keys_dir: Path, *, seed: int = 7) -> Seeded:
         # them wait in temporary files.
         spools = {table: stack.enter_context(tempfile.TemporaryFile("w+", encoding="utf-8"))
                   for table in TABLES[1:]}
-        generator = _Generator(random.Random(seed), customers)
+        keyring = None if plain else personal_ids.parse(os.environ["CRM_PERSONAL_ID_KEYS"])
+        generator = _Generator(random.Random(seed), customers, keyring)
         with cursor.copy(Q.copy_customers) as copy:
             for lines, dependants in generator.chunks():
                 copy.write(lines)
@@ -161,8 +165,9 @@ def seed(url: str, customers: int, keys_dir: Path, *, seed: int = 7) -> Seeded:
 class _Generator:
     """The customers and what refers to them, as COPY text, CHUNK customers at a time."""
 
-    def __init__(self, rng: random.Random, customers: int):
+    def __init__(self, rng: random.Random, customers: int, keyring: personal_ids.Keyring | None):
         self.rng = rng
+        self.keyring = keyring
         self.customers = customers
         self.sampled = set(rng.sample(range(customers), min(customers, SAMPLE)))
         self.keys = {name: [] for name in KEY_FILES}
@@ -201,7 +206,7 @@ class _Generator:
         updated = created + int(rand() * (len(moments) - created))
         out["customers"].append("\t".join((
             cid, member_number, email or N, email.lower() if email else N, first, last,
-            pid or N, pid.replace("-", "") if pid else N,
+            *self._personal_id(cid, pid),
             f"Company {company} AB" if company_id else N, company_id or N,
             company_id.replace("-", "") if company_id else N, mobile or N,
             self.addresses[int(rand() * len(self.addresses))] if i % 5 < 3 else N,
@@ -245,6 +250,16 @@ class _Generator:
             for name, value in (("mobile", mobile), ("email", email), ("personal_id", pid), ("company_id", company_id)):
                 if value:
                     self.keys[name].append(quote(value, safe=""))
+
+    def _personal_id(self, cid: str, pid: str | None) -> tuple[str, ...]:
+        """The personal id columns (plain, normalised, key id, sealed, index) as COPY text."""
+        N = "\\N"
+        if pid is None:
+            return N, N, N, N, N
+        if self.keyring is None:
+            return pid, pid.replace("-", ""), N, N, N
+        key_id, sealed = self.keyring.seal(cid, pid)
+        return N, N, key_id, f"\\\\x{sealed.hex()}", f"\\\\x{self.keyring.index(pid.replace('-', '')).hex()}"
 
     def write_keys(self, keys_dir: Path) -> None:
         for name, values in self.keys.items():

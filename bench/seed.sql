@@ -25,7 +25,7 @@ DROP INDEX {name}
 
 -- name: copy_customers
 COPY customers (customer_id, member_number, email, email_norm, name_first, name_last, personal_id,
-                personal_id_norm, company, company_id, company_id_norm, mobile, invoice_address, gender,
+                personal_id_norm, personal_id_key, personal_id_sealed, personal_id_index, company, company_id, company_id_norm, mobile, invoice_address, gender,
                 birthday, accepts_communication, status_color, status_text, voucher_passwords, sections,
                 store_id_home, created_at, updated_at)
 FROM STDIN WITH (FREEZE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import auth, db, errors, observability, plugins, ratelimit
+from . import auth, db, errors, observability, personal_ids, plugins, ratelimit
 from .api import Api
 from .audit import service as audit
 from .audit.routes import blp as audit_blp
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     observability.init_app(app)  # first: its clock starts before auth, its log line sees the final status
     db.init_app(app, settings)
     plugins.init_app(app, settings)
+    personal_ids.init_app(app, personal_ids.load(settings))
     api = Api(app)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from . import db, logs, migrate
+from . import db, logs, migrate, personal_ids
 from .config import Settings, weak_secrets
 
 log = logging.getLogger("crm_provider")
@@ -17,9 +17,19 @@ log = logging.getLogger("crm_provider")
 DEMO_CREDENTIAL = "demo:demo"
 
 
-def _settings() -> Settings:
+def _settings(*, own_keys: bool = False) -> Settings:
+    """The environment's settings, and its personal ids' keyring for this process. With none configured and
+    the embedded database (or the demo's own: `own_keys`), the keyring is a file in the data folder, which
+    the processes this one starts are told of."""
     settings = Settings.from_env()
     logs.configure(settings.log_level, settings.log_format)
+    if not (settings.personal_id_keys or settings.personal_id_keys_file) and (own_keys or not settings.database_url):
+        os.environ["CRM_PERSONAL_ID_KEYS_FILE"] = str(personal_ids.key_file(settings.data_dir))
+        settings = Settings.from_env()
+    try:
+        personal_ids.use(personal_ids.load(settings))
+    except personal_ids.KeyringError as error:
+        raise click.ClickException(f"the personal ids' keyring: {error}") from None
     return settings
 
 
@@ -90,7 +100,7 @@ def serve(demo: bool, port: int | None):
         os.environ.setdefault("CRM_SECTIONS_PROVIDERS", "program")
     elif problems := weak_secrets():
         raise click.ClickException("refusing to start: " + "; ".join(problems))
-    settings = _settings()
+    settings = _settings(own_keys=demo)
     for kind in defaulted:
         log.warning("demo mode: no %s credentials configured, using demo/demo", kind)
     if demo:
@@ -128,6 +138,55 @@ def upgrade(app_user: str | None):
     if app_user:
         migrate.create_app_user(url, app_user, password)
         log.info("login role %s connects as a member of %s", app_user, migrate.APP_ROLE)
+
+
+@main.group("keys")
+def keys_group():
+    """The personal ids' keyring (docs/security.md: key handling)."""
+
+
+@keys_group.command("generate")
+@click.option("--id", "key_id", help="The new sealing key's id (default: random).")
+@click.option("--add-to", "keyring", metavar="KEYRING", help="Put the new key first in this keyring's text "
+              "(the current CRM_PERSONAL_ID_KEYS): the next step of a rotation.")
+def keys_generate(key_id: str | None, keyring: str | None):
+    """Print a new keyring (an index key and a sealing key), or a keyring with a new sealing key first."""
+    if keyring is None:
+        click.echo(personal_ids.generate(key_id))
+        return
+    try:
+        current = personal_ids.parse(keyring)
+    except personal_ids.KeyringError as error:
+        raise click.ClickException(str(error)) from None
+    key_id = key_id or f"k{os.urandom(3).hex()}"
+    if key_id in current.keys or key_id == personal_ids.INDEX_KEY_ID:
+        raise click.ClickException(f"the keyring has a key {key_id!r} already")
+    entries = [entry.strip() for entry in keyring.replace("\n", ",").split(",") if entry.strip()]
+    index = [e for e in entries if e.split(":", 1)[0].strip() == personal_ids.INDEX_KEY_ID]
+    click.echo(",".join(index + [personal_ids.new_key(key_id)] + [e for e in entries if e not in index]))
+
+
+@keys_group.command("rotate")
+def keys_rotate():
+    """Seal every personal id with the keyring's first key: those stored in plain before this release, and
+    those sealed with an older key (resumable: run it again after a stop; then the old key can go)."""
+    from .customers import service as customers
+
+    settings = _settings()
+    keyring = personal_ids.active()
+    if keyring is None:
+        raise click.ClickException("no keyring: set CRM_PERSONAL_ID_KEYS (or CRM_PERSONAL_ID_KEYS_FILE)")
+    url = _prepare_database(settings)
+    with db.connect(url, autocommit=True) as conn:
+        done = [0]
+
+        def page(rows: int) -> None:
+            done[0] += rows
+            click.echo(f"sealed {done[0]} so far", err=True)
+
+        counts = customers.seal_personal_ids(conn, keyring, on_page=page)
+    click.echo(f"sealed with {keyring.current}: {counts['sealed']}; left in plain as duplicates: "
+               f"{counts['duplicates']}")
 
 
 @main.group("audit")
@@ -261,6 +320,8 @@ def worker(burst: bool):
     (several workers may run at once)."""
     from . import worker as jobs
 
+    if problems := personal_ids.missing():
+        raise click.ClickException("refusing to start: " + "; ".join(problems))
     settings = _settings()
     url = _prepare_database(settings)
     log.info("worker started (concurrency %s)", settings.worker_concurrency)

@@ -36,10 +36,13 @@ PLACEHOLDERS = ("change-me", "changeme", "change_me", "password", "secret", "exa
 def weak_secrets(env=None) -> list[str]:
     """What is wrong with the environment's credentials, a line each and never the secret itself: a password
     shorter than MIN_PASSWORD_CHARS, a known placeholder (`change-me` in deploy/env.example), or one password
-    in the lists of two kinds (a leaked till credential must not also open the admin routes). `serve` and the
-    WSGI entry point refuse to start on any (but `serve --demo`)."""
+    in the lists of two kinds (a leaked till credential must not also open the admin routes); and a database
+    of the deployment's without the personal ids' keyring (personal_ids.missing). `serve` and the WSGI entry
+    point refuse to start on any (but `serve --demo`)."""
+    from .personal_ids import missing
+
     env = os.environ if env is None else env
-    problems, kinds = [], {}
+    problems, kinds = missing(env), {}
     for variable in CREDENTIAL_VARIABLES:
         for pair in (env.get(variable) or "").split(","):
             user, _, password = pair.strip().partition(":")
@@ -130,6 +133,9 @@ class Settings:
     customer_hooks: tuple[str, ...] = ()
     redeem_policies: tuple[str, ...] = ()
     earn_rules: tuple[str, ...] = ()
+    # The personal ids' keyring (personal_ids.py): its text, or a file holding it. Never in a repr.
+    personal_id_keys: str | None = field(default=None, repr=False)
+    personal_id_keys_file: str | None = None
 
     @property
     def pool_size(self) -> int:
@@ -183,4 +189,6 @@ class Settings:
             customer_hooks=_names(env.get("CRM_CUSTOMER_HOOKS", "")),
             redeem_policies=_names(env.get("CRM_REDEEM_POLICIES", "")),
             earn_rules=_names(env.get("CRM_EARN_RULES", "")),
+            personal_id_keys=env.get("CRM_PERSONAL_ID_KEYS") or None,
+            personal_id_keys_file=env.get("CRM_PERSONAL_ID_KEYS_FILE") or None,
         )

@@ -34,6 +34,10 @@ DEMO_CUSTOMER_ID = "a26d8975-3b86-43c0-9b12-a86401074770"
 SPI_USER, SPI_PASSWORD = "pos", "pos-till-0Jq8vX2mTz"
 ADMIN_USER, ADMIN_PASSWORD = "backoffice", "backoffice-5Lr3kW9pNa"
 EVENTS_USER, EVENTS_PASSWORD = "sitoo-events", "events-7Hd2sQ4yBc"
+# The personal ids' keyring of every process the tests start (they inherit the environment), as a deployment
+# sets it (personal_ids.missing).
+os.environ.setdefault("CRM_PERSONAL_ID_KEYS", "index:" + base64.b64encode(b"i" * 32).decode()
+                      + ",t1:" + base64.b64encode(b"t" * 32).decode())
 KEPT_TABLES = ("alembic_version",)  # the schema's own bookkeeping: the only table a test never empties
 
 
@@ -54,6 +58,7 @@ def settings(database_url):
         events_users=parse_users(f"{EVENTS_USER}:{EVENTS_PASSWORD}"),
         default_region="SE",
         sections_providers=("program",),  # the loyalty program's card, as `serve --demo` shows it
+        personal_id_keys=os.environ["CRM_PERSONAL_ID_KEYS"],
     )
 
 

@@ -13,7 +13,7 @@ json_strip_nulls(json_build_object(
     'email', c.email,
     'name_first', c.name_first,
     'name_last', c.name_last,
-    'personal_id', c.personal_id,
+    'personal_id', CASE WHEN c.personal_id_sealed IS NULL THEN c.personal_id ELSE '*' END,  -- personal_ids.SEALED
     'company', c.company,
     'company_id', c.company_id,
     'phone', c.phone,
@@ -34,7 +34,7 @@ json_strip_nulls(json_build_object(
     'sections', {sections}))
 
 -- name: read
-SELECT c.customer_id, {document}::text AS document FROM customers c
+SELECT c.customer_id, {document}::text AS document, c.personal_id_key, c.personal_id_sealed FROM customers c
 
 -- name: get
 {read}
@@ -54,7 +54,7 @@ WHERE c.mobile = %(key)s AND c.erased_at IS NULL
 
 -- name: find_by_personal_id
 {read}
-WHERE c.personal_id_norm = %(key)s AND c.erased_at IS NULL
+WHERE (c.personal_id_index = %(index)s OR c.personal_id_norm = %(key)s) AND c.erased_at IS NULL
 
 -- name: find_by_company_id
 -- Company ids are not unique (a company may have several contacts): the one most recently updated.
@@ -86,12 +86,13 @@ LIMIT 1
 
 -- name: insert
 INSERT INTO customers (
-    customer_id, member_number, email, email_norm, name_first, name_last, personal_id, personal_id_norm, company,
+    customer_id, member_number, email, email_norm, name_first, name_last, personal_id, personal_id_norm,
+    personal_id_key, personal_id_sealed, personal_id_index, company,
     company_id, company_id_norm, phone, mobile, invoice_address, delivery_address, gender, birthday,
     accepts_communication, store_id_home)
 VALUES (
     COALESCE(%(customer_id)s::uuid, gen_random_uuid()), %(member_number)s, %(email)s, %(email_norm)s, %(name_first)s, %(name_last)s, %(personal_id)s,
-    %(personal_id_norm)s, %(company)s, %(company_id)s, %(company_id_norm)s, %(phone)s, %(mobile)s,
+    %(personal_id_norm)s, %(personal_id_key)s, %(personal_id_sealed)s, %(personal_id_index)s, %(company)s, %(company_id)s, %(company_id_norm)s, %(phone)s, %(mobile)s,
     %(invoice_address)s, %(delivery_address)s, %(gender)s, %(birthday)s, %(accepts_communication)s,
     %(store_id_home)s)
 RETURNING customer_id
@@ -100,7 +101,9 @@ RETURNING customer_id
 UPDATE customers SET
     member_number = %(member_number)s, email = %(email)s, email_norm = %(email_norm)s,
     name_first = %(name_first)s, name_last = %(name_last)s, personal_id = %(personal_id)s,
-    personal_id_norm = %(personal_id_norm)s, company = %(company)s, company_id = %(company_id)s,
+    personal_id_norm = %(personal_id_norm)s, personal_id_key = %(personal_id_key)s,
+    personal_id_sealed = %(personal_id_sealed)s, personal_id_index = %(personal_id_index)s,
+    company = %(company)s, company_id = %(company_id)s,
     company_id_norm = %(company_id_norm)s, phone = %(phone)s, mobile = %(mobile)s,
     invoice_address = %(invoice_address)s, delivery_address = %(delivery_address)s, gender = %(gender)s,
     birthday = %(birthday)s, accepts_communication = %(accepts_communication)s,
@@ -154,3 +157,25 @@ VALUES (%(event_id)s, %(hook)s, %(status)s, %(error)s)
 ON CONFLICT (event_id, hook) DO UPDATE SET
     status = excluded.status, last_error = excluded.last_error,
     attempts = customer_event_deliveries.attempts + 1, updated_at = now()
+
+-- name: personal_id_taken
+-- Another live customer holds this personal id in plain (stored before the release that seals them, and
+-- not sealed yet by `crm-provider keys rotate`): the unique index of the sealed ones cannot see it.
+SELECT 1 AS taken FROM customers
+WHERE personal_id_norm = %(norm)s AND erased_at IS NULL AND customer_id IS DISTINCT FROM %(customer_id)s
+
+-- name: personal_ids_to_seal
+-- `crm-provider keys rotate`: a page of the customers whose personal id is in plain or sealed with another
+-- key than the current one, in id order after `after`.
+SELECT customer_id, personal_id, personal_id_norm, personal_id_key, personal_id_sealed FROM customers
+WHERE customer_id > %(after)s
+  AND (personal_id IS NOT NULL OR personal_id_key IS DISTINCT FROM %(current)s AND personal_id_sealed IS NOT NULL)
+ORDER BY customer_id LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED
+
+-- name: seal_personal_id
+-- The personal id sealed with the current key, in place of its plain or older form. Not a change of the
+-- customer: its version stays.
+UPDATE customers SET personal_id = NULL, personal_id_norm = NULL, personal_id_key = %(personal_id_key)s,
+    personal_id_sealed = %(personal_id_sealed)s, personal_id_index = %(personal_id_index)s
+WHERE customer_id = %(customer_id)s

@@ -9,11 +9,12 @@ Reads take the `read` that runs their statement (the unit of work's, which audit
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 
 from psycopg import Connection
 
-from .. import keys, plugins, sql
+from .. import keys, personal_ids, plugins, sql
 from ..catalog import service as catalog
 from ..errors import BadRequest, NotFound
 from . import document, store
@@ -21,6 +22,8 @@ from .schemas import BackOfficeSchema, CustomerSchema
 
 # The customer's own columns the POS writes: every field of the schema it may send but the choices among the
 # catalogues (the catalog area stores those) and store_id_home ("read only except for POST").
+log = logging.getLogger(__name__)
+
 PROFILE_FIELDS = tuple(name for name, field in CustomerSchema().fields.items()
                        if not field.dump_only and name not in ("consents", "additional_options", "store_id_home"))
 BACK_OFFICE_FIELDS = tuple(name for name in BackOfficeSchema().fields if name != "status_by_tier")
@@ -48,6 +51,26 @@ def _normalised(profile: dict, region: str) -> dict:
     return row
 
 
+def _sealed(conn: Connection, row: dict, customer_id: uuid.UUID) -> dict:
+    """The row with its personal id sealed and indexed (personal_ids.py), the plain columns empty; as it is
+    when no keyring is configured (an app built in code without one). A personal id another customer holds
+    in plain, from before the release that seals them, is a duplicate too."""
+    keyring = personal_ids.active()
+    row = {**row, "personal_id_key": None, "personal_id_sealed": None, "personal_id_index": None}
+    if keyring is None or not row.get("personal_id"):
+        return row
+    if store.personal_id_taken(conn, row["personal_id_norm"], customer_id):
+        raise store.Duplicate("personal_id")
+    return {**row, **seal(keyring, customer_id, row["personal_id"], row["personal_id_norm"])}
+
+
+def seal(keyring: personal_ids.Keyring, customer_id, personal_id: str, norm: str) -> dict:
+    """The sealed columns of a personal id, and its plain ones empty."""
+    key_id, sealed = keyring.seal(customer_id, personal_id)
+    return {"personal_id": None, "personal_id_norm": None, "personal_id_key": key_id,
+            "personal_id_sealed": sealed, "personal_id_index": keyring.index(norm)}
+
+
 def record_event(conn: Connection, kind: str, customer_id: uuid.UUID, **detail) -> str | None:
     """Queue `kind` of the customer for the customer hooks, in the caller's transaction (committed with the
     change, or not at all); its event id, or None when no hook is configured. `detail`: ids only (a merge
@@ -65,11 +88,15 @@ def _statements() -> dict[str, str]:
 
 def to_wire(conn: Connection, row: dict) -> str:
     """A customer read as the contract's Customer, in JSON: the document PostgreSQL built (with the SQL
-    sections providers' sections), plus the sections of the providers that are Python, which need the
-    customer as an object: then the document is parsed and serialised again."""
+    sections providers' sections) with its sealed personal id opened in place, plus the sections of the
+    providers that are Python, which need the customer as an object: then the document is parsed and
+    serialised again."""
+    document = row["document"]
+    if row.get("personal_id_sealed") is not None:
+        document = personal_ids.place(document, row["customer_id"], row["personal_id_key"], row["personal_id_sealed"])
     if not plugins.active().sections:
-        return row["document"]
-    customer = json.loads(row["document"])
+        return document
+    customer = json.loads(document)
     customer["sections"] += plugins.extra_sections(conn, customer)
     return json.dumps(customer, ensure_ascii=False)
 
@@ -79,7 +106,9 @@ def search(conn: Connection, key_type: str, key: str, region: str, *, read=sql.r
     value = keys.for_search(key_type, key, region)
     if value is None:
         return []
-    return [to_wire(conn, row) for row in store.find(conn, _statements()[f"find_by_{key_type}"], value, read)]
+    keyring = personal_ids.active()
+    index = keyring.index(value) if key_type == "personal_id" and keyring is not None else None
+    return [to_wire(conn, row) for row in store.find(conn, _statements()[f"find_by_{key_type}"], value, read, index)]
 
 
 def get(conn: Connection, customer_id: uuid.UUID, *, read=sql.read) -> str:
@@ -122,10 +151,10 @@ def create(conn: Connection, data: dict, region: str, customer_id: uuid.UUID | N
     catalog.check_choices(conn, data.get("consents", []), data.get("additional_options", []), creating=True)
     row = _normalised({field: data.get(field) for field in PROFILE_FIELDS}, region)
     row["store_id_home"] = data.get("store_id_home")
-    row["customer_id"] = customer_id
+    row["customer_id"] = customer_id = customer_id or uuid.uuid4()  # known before the insert: it seals the personal id
     if not row["member_number"]:
         row["member_number"] = new_member_number(conn, member_number_digits)
-    customer_id = store.insert(conn, row)
+    customer_id = store.insert(conn, _sealed(conn, row, customer_id))
     catalog.set_choices(conn, customer_id, data.get("consents") or [], data.get("additional_options") or [])
     record_event(conn, "created", customer_id)
     return customer_id, get(conn, customer_id)
@@ -139,8 +168,11 @@ def update(conn: Connection, customer_id: uuid.UUID, data: dict, region: str) ->
     if "member_number" in data and not data["member_number"]:
         raise BadRequest("member_number: A customer always has a member number; it cannot be cleared.")
     catalog.check_choices(conn, data.get("consents"), data.get("additional_options"), creating=False)
+    if current["personal_id_sealed"] is not None and "personal_id" not in data:
+        current = {**current, "personal_id": personal_ids.open_stored(customer_id, current["personal_id_key"],
+                                                                      current["personal_id_sealed"])}
     profile = {field: data[field] if field in data else current[field] for field in PROFILE_FIELDS}
-    store.update(conn, customer_id, _normalised(profile, region))
+    store.update(conn, customer_id, _sealed(conn, _normalised(profile, region), customer_id))
     catalog.set_choices(conn, customer_id,
                         data["consents"] or [] if "consents" in data else None,
                         data["additional_options"] or [] if "additional_options" in data else None)
@@ -173,3 +205,38 @@ def set_back_office(conn: Connection, customer_id: uuid.UUID, data: dict) -> str
     })
     record_event(conn, "updated", customer_id)
     return get(conn, customer_id)
+
+
+ROTATION_PAGE = 500
+
+
+def seal_personal_ids(conn: Connection, keyring: personal_ids.Keyring, on_page=None) -> dict:
+    """`crm-provider keys rotate`: every personal id stored in plain (before the release that seals them) or
+    sealed with another key than the keyring's first, sealed with that one. A page of customers per
+    transaction, so that it can stop anywhere and go on where it stopped (what is done no longer matches);
+    rows another transaction holds are skipped and found by the next run. A plain personal id that another
+    customer holds sealed is left in plain and counted as a `duplicate` (ids in the log, never values).
+    `conn` in autocommit; `on_page(done)` after each page. Returns the counts."""
+    counts = {"sealed": 0, "duplicates": 0}
+    after = uuid.UUID(int=0)
+    while True:
+        with conn.transaction():
+            page = store.personal_ids_to_seal(conn, keyring.current, after, ROTATION_PAGE)
+            for row in page:
+                plain = row["personal_id"]
+                if plain is None:
+                    plain = keyring.open(row["customer_id"], row["personal_id_key"], bytes(row["personal_id_sealed"]))
+                norm = row["personal_id_norm"] or keys.identifier(plain)
+                try:
+                    with conn.transaction():
+                        store.seal_personal_id(conn, row["customer_id"], seal(keyring, row["customer_id"], plain, norm))
+                    counts["sealed"] += 1
+                except store.Duplicate:
+                    counts["duplicates"] += 1
+                    log.warning("customer %s: its personal id is another customer's (sealed), left in plain",
+                                row["customer_id"])
+        if not page:
+            return counts
+        after = page[-1]["customer_id"]
+        if on_page:
+            on_page(len(page))

@@ -21,6 +21,7 @@ _UNIQUE_FIELDS = {
     "customers_email_key": "email",
     "customers_mobile_key": "mobile",
     "customers_personal_id_key": "personal_id",
+    "customers_personal_id_index_key": "personal_id",
 }
 # The reads of the customer document, by name; the search by each key type is `find_by_<key type>`.
 READS = {
@@ -51,8 +52,21 @@ def _write(conn: Connection, query: str, params: dict):
         raise Duplicate(field) from None
 
 
-def find(conn: Connection, statement: str, key: str, read=sql.read) -> list[dict]:
-    return read(conn, statement, {"key": key})
+def find(conn: Connection, statement: str, key: str, read=sql.read, index: bytes | None = None) -> list[dict]:
+    """`index`: the blind index of a personal id searched (personal_ids.py)."""
+    return read(conn, statement, {"key": key, "index": index})
+
+
+def personal_id_taken(conn: Connection, norm: str, customer_id) -> bool:
+    return conn.execute(Q.personal_id_taken, {"norm": norm, "customer_id": customer_id}).fetchone() is not None
+
+
+def personal_ids_to_seal(conn: Connection, current: str, after, limit: int) -> list[dict]:
+    return conn.execute(Q.personal_ids_to_seal, {"current": current, "after": after, "limit": limit}).fetchall()
+
+
+def seal_personal_id(conn: Connection, customer_id, sealed: dict) -> None:
+    _write(conn, Q.seal_personal_id, {**sealed, "customer_id": customer_id})
 
 
 def get(conn: Connection, statement: str, customer_id, read=sql.read) -> dict | None:
