@@ -103,6 +103,7 @@ DateTime = fields.DateTime
 AwareDateTime = fields.AwareDateTime
 Email = fields.Email
 UUID = fields.UUID
+Raw = fields.Raw  # documents held as they are stored (the subject-access export)
 
 
 class QueryInt(fields.Integer):

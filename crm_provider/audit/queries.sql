@@ -68,3 +68,8 @@ SELECT a.audit_id FROM audit_log a
 WHERE a.audit_id < (SELECT max(audit_id) FROM audit_chain)
   AND NOT EXISTS (SELECT FROM audit_chain c WHERE c.audit_id = a.audit_id)
 ORDER BY a.audit_id LIMIT 100
+
+-- name: personal_data
+-- The audit rows about the customer (the export): ids and outcomes, never personal data.
+SELECT COALESCE(jsonb_agg(to_jsonb(a) ORDER BY a.audit_id), '[]') AS held
+FROM audit_log a WHERE a.customer_id = %(customer_id)s::text

@@ -17,6 +17,7 @@ from flask import Response, g, request
 from psycopg.types.json import Jsonb
 from psycopg_pool import PoolTimeout
 
+from .. import personal_data
 from ..db import get_db
 from ..observability import request_id
 from . import store
@@ -89,3 +90,5 @@ def record_refusal(response: Response) -> Response:
 
 def rows(conn: psycopg.Connection, filters: dict, limit: int) -> list[dict]:
     return store.list_rows(conn, filters, limit)
+
+personal_data.register("audit", export=store.personal_data)

@@ -37,3 +37,6 @@ def audited_read(conn: psycopg.Connection, query: str, params: dict, row: dict, 
 
 def list_rows(conn: psycopg.Connection, filters: dict, limit: int) -> list[dict]:
     return conn.execute(Q.list_rows, {**{f: filters.get(f) for f in FILTERS}, "limit": limit}).fetchall()
+
+def personal_data(conn: psycopg.Connection, customer_id) -> list:
+    return conn.execute(Q.personal_data, {"customer_id": customer_id}).fetchone()["held"]

@@ -99,3 +99,14 @@ INSERT INTO customer_option_values (customer_id, option_id, enum_values, text)
 SELECT %(customer_id)s, v->>'id',
        ARRAY(SELECT jsonb_array_elements_text(COALESCE(v->'enum_values', '[]'))), v->>'text'
 FROM jsonb_array_elements(%(option_values)s) v
+
+-- name: personal_data
+-- The customer's additional option values (the consents are on the customer document), for the export.
+SELECT COALESCE(jsonb_agg(jsonb_build_object('id', option_id, 'enum_values', enum_values, 'text', text)
+                          ORDER BY option_id), '[]') AS held
+FROM customer_option_values WHERE customer_id = %(customer_id)s
+
+-- name: erase_free_text
+-- An erasure forgets what the customer or staff wrote: the values of text options.
+DELETE FROM customer_option_values v USING options o
+WHERE v.customer_id = %(customer_id)s AND o.option_id = v.option_id AND o.type = 'text'

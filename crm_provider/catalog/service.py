@@ -7,6 +7,7 @@ from collections import Counter
 
 from psycopg import Connection
 
+from .. import personal_data
 from ..errors import BadRequest
 from ..fields import LIST_ITEMS
 from . import store
@@ -105,3 +106,5 @@ def _check_option_value(field: str, value: dict, option: dict | None) -> None:
         raise BadRequest(f"{field}.enum_values: {', '.join(not_offered)} is not offered by option {value['id']}.")
     if option["type"] == "enum-single" and len(enum_values) > 1:
         raise BadRequest(f"{field}.enum_values: option {value['id']} takes one value (enum-single).")
+
+personal_data.register("additional_options", export=store.personal_data, erase=store.erase_free_text)

@@ -58,3 +58,10 @@ def set_option_values(conn: Connection, customer_id, values: list[dict]) -> None
     conn.execute(Q.delete_option_values, {"customer_id": customer_id})
     if values:
         conn.execute(Q.insert_option_values, {"customer_id": customer_id, "option_values": Jsonb(values)})
+
+def personal_data(conn: Connection, customer_id) -> list:
+    return conn.execute(Q.personal_data, {"customer_id": customer_id}).fetchone()["held"]
+
+
+def erase_free_text(conn: Connection, customer_id) -> None:
+    conn.execute(Q.erase_free_text, {"customer_id": customer_id})

@@ -179,3 +179,20 @@ FOR UPDATE SKIP LOCKED
 UPDATE customers SET personal_id = NULL, personal_id_norm = NULL, personal_id_key = %(personal_id_key)s,
     personal_id_sealed = %(personal_id_sealed)s, personal_id_index = %(personal_id_index)s
 WHERE customer_id = %(customer_id)s
+
+-- name: erase
+-- The erasure of the customer's own row: every personal field emptied (the member number stays, unique no
+-- more: a live customer may take it), the back office's free text too; from now on no read or search finds
+-- it (erased_at).
+UPDATE customers SET
+    email = NULL, email_norm = NULL, name_first = NULL, name_last = NULL, personal_id = NULL,
+    personal_id_norm = NULL, personal_id_key = NULL, personal_id_sealed = NULL, personal_id_index = NULL,
+    company = NULL, company_id = NULL, company_id_norm = NULL, phone = NULL, mobile = NULL,
+    invoice_address = NULL, delivery_address = NULL, gender = NULL, birthday = NULL,
+    accepts_communication = '{}', sections = '[]', status_color = NULL, status_text = NULL,
+    erased_at = now(), updated_at = now(), version = version + 1
+WHERE customer_id = %(customer_id)s AND erased_at IS NULL
+RETURNING erased_at
+
+-- name: erased_at
+SELECT erased_at FROM customers WHERE customer_id = %(customer_id)s

@@ -10,11 +10,12 @@ from ..api import ADMIN_ERRORS, SPI_ERRORS, Blueprint, json_list, json_text
 from ..keys import customer_uuid
 from ..audit.work import unit_of_work
 from . import service
-from .schemas import BackOfficeSchema, CustomerSchema, SearchArgsSchema
+from .schemas import BackOfficeSchema, CustomerSchema, ErasureSchema, SearchArgsSchema, SubjectAccessSchema
 
 blp = Blueprint("customers", __name__, scope="spi", description="Find, add and edit customers.")
 admin_blp = Blueprint("customers_admin", __name__, scope="admin", url_prefix="/admin",
-                      description="Back office: customer status, voucher passwords, sections and home store.")
+                      description="Back office: customer status, voucher passwords, sections and home store; "
+                                  "the data subject's export and erasure.")
 
 # The customer documents come from PostgreSQL already in the contract's shape and already JSON (document.py,
 # held to CustomerSchema by tests/test_customer_wire.py): they are sent as they are, not loaded and dumped
@@ -97,3 +98,36 @@ class CustomerBackOffice(MethodView):
         cid = customer_uuid(customer_id)
         with unit_of_work(customer_id=cid) as work:
             return json_text(service.set_back_office(work.conn, cid, data))  # already the wire document
+
+@admin_blp.route("/customers/<customer_id>/export")
+class CustomerExport(MethodView):
+    @admin_blp.response(200, SubjectAccessSchema)
+    @admin_blp.documents(*ADMIN_ERRORS)
+    def get(self, customer_id):
+        """Everything held about a customer
+
+        The subject-access export: the customer as the SPI shows it, and what every area holds about it
+        (promotions and bonus checks used or not, redeems, transactions, the points ledger, the Sitoo events
+        and the audit rows about it). 404 for an erased customer: nothing personal is left to export.
+        """
+        cid = customer_uuid(customer_id)
+        with unit_of_work(customer_id=cid) as work:
+            return service.subject_access(work.conn, cid)
+
+
+@admin_blp.route("/customers/<customer_id>/erase")
+class CustomerErasure(MethodView):
+    @admin_blp.response(200, ErasureSchema)
+    @admin_blp.documents(*ADMIN_ERRORS)
+    def post(self, customer_id):
+        """Erase a customer's personal data
+
+        Names, email, mobile, phone, personal and company ids, addresses, birthday, gender, the free-text
+        option values and the back office's sections and status are gone; no key finds the customer and the
+        SPI answers 404 for its id. Its transactions, redeems and points ledger stay, anonymous, for the
+        accounts. Idempotent: an erased customer answers when it was erased. The audit row says who and
+        when, never what; the customer hooks get an `erased` event.
+        """
+        cid = customer_uuid(customer_id)
+        with unit_of_work(customer_id=cid) as work:
+            return service.erase(work.conn, cid)

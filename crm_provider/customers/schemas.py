@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from marshmallow import pre_load, validate
 
-from ..fields import (LIST_ITEMS, NAME_CHARS, SHORT_CHARS, TEXT_CHARS, TITLE_CHARS, Date, Email, Id, List, Money,
-                      Nested, OneOfSchema, Schema, StrictBool, StrictStr, Text)
+from ..fields import (LIST_ITEMS, NAME_CHARS, SHORT_CHARS, TEXT_CHARS, TITLE_CHARS, Date, DateTime, Dict, Email, Id,
+                      List, Money, Nested, OneOfSchema, Raw, Schema, StrictBool, StrictStr, Text)
 from ..loyalty.schemas import BonusCheckSchema, PromotionSchema
 from ..keys import KEY_TYPES
 
@@ -147,3 +147,16 @@ class BackOfficeSchema(Schema):
     voucher_passwords = List(Text(SHORT_CHARS), validate=validate.Length(max=LIST_ITEMS))
     sections = List(Nested(CustomerSectionSchema), validate=validate.Length(max=LIST_ITEMS))
     store_id_home = Text(SHORT_CHARS, allow_none=True)
+
+class SubjectAccessSchema(Schema):
+    """Everything the CRM holds about a customer (GDPR article 15)."""
+    customer = Raw(metadata={"description": "The customer as the SPI shows it (the contract's Customer)."})
+    held = Dict(keys=StrictStr(), values=Raw(), metadata={
+        "description": "What each area holds, by area (crm_provider/personal_data.py): additional_options, "
+                       "loyalty (promotions, bonus checks, redeems), transactions, points (account, ledger), "
+                       "sitoo_events, audit, and those a fork registers."})
+
+
+class ErasureSchema(Schema):
+    customer_id = StrictStr()
+    erased_at = DateTime(format="iso", metadata={"description": "When it was erased (the first erasure's time)."})

@@ -14,7 +14,7 @@ import uuid
 
 from psycopg import Connection
 
-from .. import keys, personal_ids, plugins, sql
+from .. import keys, personal_data, personal_ids, plugins, sql
 from ..catalog import service as catalog
 from ..errors import BadRequest, NotFound
 from . import document, store
@@ -205,6 +205,31 @@ def set_back_office(conn: Connection, customer_id: uuid.UUID, data: dict) -> str
     })
     record_event(conn, "updated", customer_id)
     return get(conn, customer_id)
+
+
+# --- the data subject (GDPR) ----------------------------------------------------------------------------------
+
+def subject_access(conn: Connection, customer_id: uuid.UUID) -> dict:
+    """Everything the CRM holds about a live customer: the customer as the SPI shows it, then what each area
+    registered with personal_data.py holds."""
+    customer = json.loads(get(conn, customer_id))
+    return {"customer": customer,
+            "held": {holder.name: holder.export(conn, customer_id) for holder in personal_data.holders()}}
+
+
+def erase(conn: Connection, customer_id: uuid.UUID) -> dict:
+    """Forget the customer's personal data: each area's (personal_data.py), then the customer's own fields.
+    What accounting needs stays (transactions, redeems, the points ledger), under the customer id, which no
+    read or search finds any more. Idempotent: erasing an erased customer changes nothing and answers when
+    it was erased. The customer hooks hear of it."""
+    if store.lock(conn, customer_id) is None:
+        return {"customer_id": str(customer_id), "erased_at": store.erased_at(conn, customer_id)}
+    for holder in personal_data.holders():
+        if holder.erase is not None:
+            holder.erase(conn, customer_id)
+    erased_at = store.erase(conn, customer_id)
+    record_event(conn, "erased", customer_id)
+    return {"customer_id": str(customer_id), "erased_at": erased_at}
 
 
 ROTATION_PAGE = 500

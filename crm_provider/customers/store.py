@@ -11,7 +11,7 @@ from psycopg import Connection, errors
 from psycopg.types.json import Jsonb
 
 from .. import sql
-from ..errors import BadRequest
+from ..errors import BadRequest, NotFound
 
 Q = sql.load(__file__)
 
@@ -134,3 +134,14 @@ def delivered_hooks(conn: Connection, event_id) -> set[str]:
 
 def record_delivery(conn: Connection, event_id, hook: str, status: str, error: str | None = None) -> None:
     conn.execute(Q.record_delivery, {"event_id": event_id, "hook": hook, "status": status, "error": error})
+
+def erase(conn: Connection, customer_id):
+    return conn.execute(Q.erase, {"customer_id": customer_id}).fetchone()["erased_at"]
+
+
+def erased_at(conn: Connection, customer_id):
+    """When the customer was erased; None for a live one; NotFound for an id no customer ever had."""
+    row = conn.execute(Q.erased_at, {"customer_id": customer_id}).fetchone()
+    if row is None:
+        raise NotFound("Customer not found")
+    return row["erased_at"]

@@ -55,3 +55,12 @@ SELECT next_order_id FROM order_sync_state WHERE account_id = %(account_id)s
 -- name: save_sync_cursor
 INSERT INTO order_sync_state (account_id, next_order_id) VALUES (%(account_id)s, %(next_order_id)s)
 ON CONFLICT (account_id) DO UPDATE SET next_order_id = excluded.next_order_id, updated_at = now()
+
+-- name: personal_data
+-- The Sitoo events that concerned the customer (the export): ids, times and outcomes.
+SELECT COALESCE(jsonb_agg(jsonb_build_object('event_id', event_id, 'event_date', event_date, 'order_id', order_id,
+                                             'order_event_type', order_event_type, 'status', status,
+                                             'reason', reason, 'received_at', received_at,
+                                             'processed_at', processed_at) ORDER BY received_at, event_id),
+                '[]') AS held
+FROM inbound_events WHERE customer_id = %(customer_id)s

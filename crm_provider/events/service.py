@@ -20,6 +20,7 @@ from typing import Callable, NamedTuple
 from marshmallow import ValidationError
 from psycopg import Connection
 
+from .. import personal_data
 from ..customers import service as customers
 from ..loyalty import service as loyalty
 from ..program import service as program
@@ -178,3 +179,5 @@ def apply_orders(conn: Connection, orders: list[dict]) -> Counter:
         outcome = apply_order(conn, order)
         counts[f"{outcome.status}: {outcome.reason}"] += 1
     return counts
+
+personal_data.register("sitoo_events", export=store.personal_data)

@@ -51,3 +51,6 @@ def sync_cursor(conn: Connection, account_id: int) -> int | None:
 
 def save_sync_cursor(conn: Connection, account_id: int, next_order_id: int) -> None:
     conn.execute(Q.save_sync_cursor, {"account_id": account_id, "next_order_id": next_order_id})
+
+def personal_data(conn: Connection, customer_id) -> list:
+    return conn.execute(Q.personal_data, {"customer_id": customer_id}).fetchone()["held"]

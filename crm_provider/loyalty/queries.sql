@@ -256,3 +256,13 @@ LIMIT %(limit)s
 
 -- name: conflict_counts
 SELECT reason, count(*)::int AS conflicts FROM item_conflicts GROUP BY reason ORDER BY reason
+
+-- name: personal_data
+-- Every promotion, bonus check and redeem of the customer, used or not, as stored (the export).
+SELECT jsonb_build_object(
+    'promotions', COALESCE((SELECT jsonb_agg(to_jsonb(p) - 'customer_id' ORDER BY p.created_at, p.promotion_id)
+                            FROM promotions p WHERE p.customer_id = %(customer_id)s), '[]'),
+    'bonus_checks', COALESCE((SELECT jsonb_agg(to_jsonb(b) - 'customer_id' ORDER BY b.created_at, b.bonus_check_id)
+                              FROM bonus_checks b WHERE b.customer_id = %(customer_id)s), '[]'),
+    'redeems', COALESCE((SELECT jsonb_agg(to_jsonb(r) - 'customer_id' ORDER BY r.created_at, r.redeem_id)
+                         FROM redeems r WHERE r.customer_id = %(customer_id)s), '[]')) AS held

@@ -20,7 +20,7 @@ import uuid
 
 from psycopg import Connection
 
-from .. import plugins
+from .. import personal_data, plugins
 from ..errors import BadRequest, Conflict, NotFound
 from . import store
 
@@ -190,3 +190,5 @@ def conflicts(conn: Connection, reason: str | None = None, before=None, limit: i
 def conflict_counts(conn: Connection) -> dict[str, int]:
     """Conflicts by reason, every reason included (for the gauge)."""
     return {reason: 0 for reason in CONFLICT_REASONS} | store.conflict_counts(conn)
+
+personal_data.register("loyalty", export=store.personal_data)  # kept at an erasure: redeems are accounting

@@ -136,3 +136,6 @@ def lock_redeem(conn: Connection, customer_id, redeem_id: str) -> tuple[dict, di
 
 def undo(conn: Connection, redeem_id: str, customer_id, item_ids: dict[str, list[str]]) -> None:
     conn.execute(Q.undo, {"redeem_id": redeem_id, "customer_id": customer_id, **_items(item_ids)})
+
+def personal_data(conn: Connection, customer_id) -> dict:
+    return conn.execute(Q.personal_data, {"customer_id": customer_id}).fetchone()["held"]

@@ -158,3 +158,10 @@ SELECT jsonb_build_array(jsonb_build_object('title', 'Customer Info', 'values',
                    ELSE '[]' END))
 FROM (SELECT document->'card' AS card FROM program_versions ORDER BY version DESC LIMIT 1) v
 LEFT JOIN points_accounts a ON a.customer_id = w.customer_id
+
+-- name: personal_data
+-- The customer's points account and whole ledger (the export); an erasure keeps them (the liability report).
+SELECT jsonb_build_object(
+    'account', (SELECT to_jsonb(a) - 'customer_id' FROM points_accounts a WHERE a.customer_id = %(customer_id)s),
+    'ledger', COALESCE((SELECT jsonb_agg(to_jsonb(l) - 'customer_id' ORDER BY l.entry_id)
+                        FROM points_ledger l WHERE l.customer_id = %(customer_id)s), '[]')) AS held

@@ -29,7 +29,7 @@ from decimal import Decimal
 from dateutil.relativedelta import relativedelta
 from psycopg import Connection
 
-from .. import plugins
+from .. import personal_data, plugins
 from ..customers import service as customers
 from ..errors import BadRequest, NotFound
 from ..loyalty import service as loyalty
@@ -317,3 +317,5 @@ class ProgramSections:
     program's card shows it), built by PostgreSQL in the customer's own read. None while no program exists."""
 
     sections_sql = store.Q.card_sections
+
+personal_data.register("points", export=store.personal_data)

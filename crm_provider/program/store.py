@@ -88,3 +88,6 @@ def unbalanced_accounts(conn: Connection) -> list[dict]:
 def liability(conn: Connection, at) -> dict:
     return {**conn.execute(Q.liability, {"at": at}).fetchone(),
             "months": conn.execute(Q.monthly, {"at": at}).fetchall()}
+
+def personal_data(conn: Connection, customer_id) -> dict:
+    return conn.execute(Q.personal_data, {"customer_id": customer_id}).fetchone()["held"]

@@ -74,3 +74,8 @@ SELECT json_build_array(json_build_object(
 FROM (SELECT currency_code, count(*) AS transactions, sum(total)::text AS total, max(date_created) AS latest
       FROM transactions WHERE customer_id = w.customer_id GROUP BY currency_code) t
 HAVING count(*) > 0
+
+-- name: personal_data
+-- Every transaction of the customer as stored (the export); an erasure keeps them (accounting).
+SELECT COALESCE(jsonb_agg(to_jsonb(t) - 'customer_id' ORDER BY t.date_created, t.transaction_id), '[]') AS held
+FROM transactions t WHERE t.customer_id = %(customer_id)s

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from psycopg import Connection
 
-from .. import sql
+from .. import personal_data, sql
 from ..customers import service as customers
 from ..errors import BadRequest, NotFound
 from . import store
@@ -116,3 +116,5 @@ class PurchasesSections:
     An SQL provider (plugins.SqlSectionsProvider): PostgreSQL builds the section in the customer's own read."""
 
     sections_sql = store.Q.purchases_sections
+
+personal_data.register("transactions", export=store.personal_data)

@@ -42,3 +42,6 @@ def orders(conn: Connection, customer_id) -> list[dict]:
 
 def count_orders(conn: Connection, customer_id=None) -> int:
     return conn.execute(Q.count_orders, {"customer_id": customer_id}).fetchone()["n"]
+
+def personal_data(conn: Connection, customer_id) -> list:
+    return conn.execute(Q.personal_data, {"customer_id": customer_id}).fetchone()["held"]
