@@ -95,3 +95,30 @@ def test_an_erased_customers_orders_and_redeems_are_refused_at_the_till(spi, adm
     assert admin.post(f"/admin/customers/{cid}/erase").status_code == 200
     assert spi.post(f"/customers/{cid}/redeem", json={"bonus_checks": [], "promotions": ["p1"]}).status_code == 404
     assert spi.put(f"/customers/{cid}", json={"name_first": "Ada"}).status_code == 404
+
+
+def test_every_grant_and_withdrawal_of_a_consent_is_kept_with_who_where_and_its_text(spi, admin, conn):
+    consents = EXAMPLES["Get Consents"]["response"] + [
+        {"consent_id": "consent_newsletter", "name": "Newsletter", "description": "Monthly", "value": False}]
+    assert admin.put("/admin/consents", json=consents).status_code == 200
+    till = {"Store-ID": "200", "Staff-ID": "anna", "Register-ID": "R1"}
+    cid = spi.post("/customers", json={"member_number": "5601", "consents": [consents[0]["consent_id"]]},
+                   headers=till).json["customer_id"]
+    changed = [{**consents[0], "name": "Personal offers (2027 wording)"}, *consents[1:]]
+    assert admin.put("/admin/consents", json=changed).status_code == 200
+    spi.put(f"/customers/{cid}", json={"consents": [consents[1]["consent_id"]]}, headers={**till, "Staff-ID": "bo"})
+    spi.put(f"/customers/{cid}", json={"name_first": "Ada"})  # consents not named: no change, no row
+    history = admin.get(f"/admin/customers/{cid}/export").json["held"]["consent_history"]
+    assert [(h["consent_id"], h["granted"], h["staff_id"], h["store_id"], h["register_id"]) for h in history] == [
+        (consents[0]["consent_id"], True, "anna", "200", "R1"),
+        (consents[0]["consent_id"], False, "bo", "200", "R1"),
+        (consents[1]["consent_id"], True, "bo", "200", "R1")]
+    assert history[0]["name"] == consents[0]["name"] and history[1]["name"] == "Personal offers (2027 wording)"
+    assert {h["credential"] for h in history} == {"pos"}
+    # the proof outlives an erasure; and the service's role cannot rewrite it (migration 0013)
+    assert admin.post(f"/admin/customers/{cid}/erase").status_code == 200
+    assert conn.execute("SELECT count(*) AS n FROM consent_history WHERE customer_id = %s", [cid]).fetchone()["n"] == 3
+    grants = conn.execute("SELECT privilege_type FROM information_schema.role_table_grants "
+                          "WHERE grantee = 'crm_app' AND table_name = 'consent_history'").fetchall()
+    privileges = {g["privilege_type"] for g in grants}
+    assert privileges >= {"SELECT", "INSERT"} and not privileges & {"UPDATE", "DELETE", "TRUNCATE"}

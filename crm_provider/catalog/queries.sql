@@ -110,3 +110,24 @@ FROM customer_option_values WHERE customer_id = %(customer_id)s
 -- An erasure forgets what the customer or staff wrote: the values of text options.
 DELETE FROM customer_option_values v USING options o
 WHERE v.customer_id = %(customer_id)s AND o.option_id = v.option_id AND o.type = 'text'
+
+-- name: record_consent_changes
+-- Before the customer's consents become `consent_ids`: a history row for each one granted or withdrawn by
+-- it, with who and where (the request's trace) and the consent's text as it is now.
+INSERT INTO consent_history (customer_id, consent_id, granted, store_id, staff_id, register_id, credential, name,
+                             description)
+SELECT %(customer_id)s, change.consent_id, change.granted, %(store_id)s, %(staff_id)s, %(register_id)s,
+       %(credential)s, k.name, k.description
+FROM (
+    (SELECT unnest(%(consent_ids)s::text[]) AS consent_id, true AS granted
+     EXCEPT SELECT consent_id, true FROM customer_consents WHERE customer_id = %(customer_id)s)
+    UNION ALL
+    (SELECT consent_id, false FROM customer_consents WHERE customer_id = %(customer_id)s
+     EXCEPT SELECT unnest(%(consent_ids)s::text[]), false)
+) change
+LEFT JOIN consents k USING (consent_id)
+ORDER BY change.granted, change.consent_id  -- withdrawals first, each kind in id order
+
+-- name: consent_history
+SELECT COALESCE(jsonb_agg(to_jsonb(h) - 'customer_id' ORDER BY h.change_id), '[]') AS held
+FROM consent_history h WHERE h.customer_id = %(customer_id)s

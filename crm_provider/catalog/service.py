@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections import Counter
 
+from flask import g, has_request_context
 from psycopg import Connection
 
 from .. import personal_data
+from ..audit import service as audit
 from ..errors import BadRequest
 from ..fields import LIST_ITEMS
 from . import store
@@ -84,9 +86,17 @@ def set_choices(conn: Connection, customer_id, consent_ids: list[str] | None,
     """Store the customer's consents and option values; `None` leaves that list as it is. Check them first
     (check_choices)."""
     if consent_ids is not None:
-        store.set_consents(conn, customer_id, consent_ids)
+        store.set_consents(conn, customer_id, consent_ids, _trace())
     if option_values is not None:
         store.set_option_values(conn, customer_id, option_values)
+
+
+def _trace() -> dict:
+    """Who and where a change of consents comes from: the request's Store-ID, Staff-ID, Register-ID and
+    credential; nothing outside a request (an import, the demo)."""
+    if not has_request_context():
+        return {"store_id": None, "staff_id": None, "register_id": None, "credential": None}
+    return {**audit.trace(), "credential": g.get("credential")}
 
 
 def _check_option_value(field: str, value: dict, option: dict | None) -> None:
@@ -108,3 +118,5 @@ def _check_option_value(field: str, value: dict, option: dict | None) -> None:
         raise BadRequest(f"{field}.enum_values: option {value['id']} takes one value (enum-single).")
 
 personal_data.register("additional_options", export=store.personal_data, erase=store.erase_free_text)
+
+personal_data.register("consent_history", export=store.consent_history)  # kept at an erasure: the proof

@@ -47,8 +47,10 @@ def replace_sections(conn: Connection, sections: list[dict]) -> None:
     conn.execute(Q.delete_empty_option_values)
 
 
-def set_consents(conn: Connection, customer_id, consent_ids: list[str]) -> None:
+def set_consents(conn: Connection, customer_id, consent_ids: list[str], trace: dict) -> None:
+    """`trace`: store_id, staff_id, register_id and credential of the change (for the consent history)."""
     params = {"customer_id": customer_id, "consent_ids": consent_ids}
+    conn.execute(Q.record_consent_changes, {**params, **trace})
     conn.execute(Q.keep_only_consents, params)
     if consent_ids:
         conn.execute(Q.add_consents, params)
@@ -65,3 +67,6 @@ def personal_data(conn: Connection, customer_id) -> list:
 
 def erase_free_text(conn: Connection, customer_id) -> None:
     conn.execute(Q.erase_free_text, {"customer_id": customer_id})
+
+def consent_history(conn: Connection, customer_id) -> list:
+    return conn.execute(Q.consent_history, {"customer_id": customer_id}).fetchone()["held"]

@@ -153,6 +153,8 @@ class SubjectAccessSchema(Schema):
     customer = Raw(metadata={"description": "The customer as the SPI shows it (the contract's Customer)."})
     held = Dict(keys=StrictStr(), values=Raw(), metadata={
         "description": "What each area holds, by area (crm_provider/personal_data.py): additional_options, "
+                       "consent_history (every grant and withdrawal: when, store, staff, register, credential, "
+                       "the consent's text then), "
                        "loyalty (promotions, bonus checks, redeems), transactions, points (account, ledger), "
                        "sitoo_events, audit, and those a fork registers."})
 
