@@ -225,6 +225,36 @@ def demo_command():
     _load_demo(_prepare_demo_database(settings), settings)
 
 
+@main.group("customers")
+def customers_group():
+    """Customers' data (the data subject)."""
+
+
+@customers_group.command("export")
+@click.option("--customer", "customer_id", required=True, help="The customer's id.")
+def customers_export(customer_id: str):
+    """Print everything held about one customer (the subject-access export of GET
+    /admin/customers/{id}/export), as JSON."""
+    import json
+
+    from .app import create_app
+    from .customers import service as customers
+    from .errors import CrmError
+    from .keys import customer_uuid
+
+    settings = _settings()
+    url = _prepare_database(settings)
+    app = create_app(settings)  # every area registered with personal_data.py, as the web has them
+    try:
+        with app.app_context(), db.connect(url) as conn:
+            document = customers.subject_access(conn, customer_uuid(customer_id))
+    except CrmError as error:
+        raise click.ClickException(error.text) from None
+    finally:
+        app.extensions["crm_db"].close()
+    click.echo(json.dumps(document, ensure_ascii=False, indent=2, default=str))
+
+
 @main.group("lookup")
 def lookup_group():
     """The person registry behind /lookup_customers (lookup provider `registry`)."""

@@ -122,3 +122,23 @@ def test_every_grant_and_withdrawal_of_a_consent_is_kept_with_who_where_and_its_
                           "WHERE grantee = 'crm_app' AND table_name = 'consent_history'").fetchall()
     privileges = {g["privilege_type"] for g in grants}
     assert privileges >= {"SELECT", "INSERT"} and not privileges & {"UPDATE", "DELETE", "TRUNCATE"}
+
+
+def test_the_export_command_prints_the_same_document(spi, admin, database_url):
+    import json
+
+    from click.testing import CliRunner
+
+    from crm_provider.cli import main
+
+    cid = a_customer_with_everything(spi, admin)
+    ran = CliRunner().invoke(main, ["customers", "export", "--customer", cid], env={"DATABASE_URL": database_url})
+    assert ran.exit_code == 0, ran.output
+    printed = json.loads(ran.output)
+    served = admin.get(f"/admin/customers/{cid}/export").json
+    # (the command's sections are its environment's providers': the Purchases section too)
+    assert {**printed["customer"], "sections": []} == {**served["customer"], "sections": []}
+    assert set(printed["held"]) == set(served["held"]) and printed["held"]["transactions"] == served["held"]["transactions"]
+    missing = CliRunner().invoke(main, ["customers", "export", "--customer", "6d7c8b9a-0000-4000-8000-000000000000"],
+                                 env={"DATABASE_URL": database_url})
+    assert missing.exit_code != 0 and "Customer not found" in missing.output
