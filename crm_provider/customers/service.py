@@ -20,10 +20,10 @@ from ..errors import BadRequest, NotFound
 from . import document, store
 from .schemas import BackOfficeSchema, CustomerSchema
 
-# The customer's own columns the POS writes: every field of the schema it may send but the choices among the
-# catalogues (the catalog area stores those) and store_id_home ("read only except for POST").
 log = logging.getLogger(__name__)
 
+# The customer's own columns the POS writes: every field of the schema it may send but the choices among the
+# catalogues (the catalog area stores those) and store_id_home ("read only except for POST").
 PROFILE_FIELDS = tuple(name for name, field in CustomerSchema().fields.items()
                        if not field.dump_only and name not in ("consents", "additional_options", "store_id_home"))
 BACK_OFFICE_FIELDS = tuple(name for name in BackOfficeSchema().fields if name != "status_by_tier")
