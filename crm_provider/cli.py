@@ -151,19 +151,10 @@ def keys_group():
               "(the current CRM_PERSONAL_ID_KEYS): the next step of a rotation.")
 def keys_generate(key_id: str | None, keyring: str | None):
     """Print a new keyring (an index key and a sealing key), or a keyring with a new sealing key first."""
-    if keyring is None:
-        click.echo(personal_ids.generate(key_id))
-        return
     try:
-        current = personal_ids.parse(keyring)
+        click.echo(personal_ids.generate(key_id) if keyring is None else personal_ids.with_new_key(keyring, key_id))
     except personal_ids.KeyringError as error:
         raise click.ClickException(str(error)) from None
-    key_id = key_id or f"k{os.urandom(3).hex()}"
-    if key_id in current.keys or key_id == personal_ids.INDEX_KEY_ID:
-        raise click.ClickException(f"the keyring has a key {key_id!r} already")
-    entries = [entry.strip() for entry in keyring.replace("\n", ",").split(",") if entry.strip()]
-    index = [e for e in entries if e.split(":", 1)[0].strip() == personal_ids.INDEX_KEY_ID]
-    click.echo(",".join(index + [personal_ids.new_key(key_id)] + [e for e in entries if e not in index]))
 
 
 @keys_group.command("rotate")

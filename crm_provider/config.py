@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .personal_ids import missing
+
 
 def parse_users(spec: str | None) -> dict[str, bytes]:
     """`user:password,user2:password2` -> {user: sha256(password)}.
@@ -39,8 +41,6 @@ def weak_secrets(env=None) -> list[str]:
     in the lists of two kinds (a leaked till credential must not also open the admin routes); and a database
     of the deployment's without the personal ids' keyring (personal_ids.missing). `serve` and the WSGI entry
     point refuse to start on any (but `serve --demo`)."""
-    from .personal_ids import missing
-
     env = os.environ if env is None else env
     problems, kinds = missing(env), {}
     for variable in CREDENTIAL_VARIABLES:

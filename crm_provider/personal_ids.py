@@ -83,13 +83,15 @@ def _aad(customer_id: uuid.UUID, key_id: str) -> bytes:
     return uuid.UUID(str(customer_id)).bytes + key_id.encode()
 
 
+def _entries(text: str) -> list[str]:
+    """The entries `id:base64` of a keyring's text, by commas or lines."""
+    return [entry.strip() for entry in text.replace("\n", ",").split(",") if entry.strip()]
+
+
 def parse(text: str) -> Keyring:
-    """The keyring of `text` (entries `id:base64`, by commas or lines)."""
+    """The keyring of `text`."""
     keys, index_key = {}, None
-    for entry in text.replace("\n", ",").split(","):
-        entry = entry.strip()
-        if not entry:
-            continue
+    for entry in _entries(text):
         key_id, _, encoded = entry.partition(":")
         key_id = key_id.strip()
         try:
@@ -111,10 +113,25 @@ def parse(text: str) -> Keyring:
 
 def generate(key_id: str | None = None) -> str:
     """A new keyring's text, on one line (an environment file's value): an index key and one sealing key."""
-    return ",".join(new_key(name) for name in (INDEX_KEY_ID, key_id or f"k{secrets.token_hex(3)}"))
+    return ",".join(_new_key(name) for name in (INDEX_KEY_ID, key_id or _new_key_id()))
 
 
-def new_key(key_id: str) -> str:
+def with_new_key(text: str, key_id: str | None = None) -> str:
+    """The keyring of `text` with a new sealing key first (the first step of a rotation), on one line."""
+    keyring = parse(text)
+    key_id = key_id or _new_key_id()
+    if key_id in keyring.keys or key_id == INDEX_KEY_ID:
+        raise KeyringError(f"the keyring has a key {key_id!r} already")
+    entries = _entries(text)
+    index = [entry for entry in entries if entry.partition(":")[0].strip() == INDEX_KEY_ID]
+    return ",".join(index + [_new_key(key_id)] + [entry for entry in entries if entry not in index])
+
+
+def _new_key_id() -> str:
+    return f"k{secrets.token_hex(3)}"
+
+
+def _new_key(key_id: str) -> str:
     """One keyring entry with a new random key."""
     return f"{key_id}:{base64.b64encode(os.urandom(KEY_BYTES)).decode()}"
 
