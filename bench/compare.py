@@ -176,7 +176,7 @@ def main(argv=None) -> int:
             conn.execute("INSERT INTO program_versions (document, set_by) VALUES (%s, 'bench')", [Jsonb(PROGRAM)])
             conn.execute("INSERT INTO points_accounts (customer_id, balance) "
                          "SELECT customer_id, (random() * 3000)::int FROM customers")
-            conn.execute("ANALYZE points_accounts")
+            conn.execute("VACUUM ANALYZE points_accounts")
     old_env, new_env = _env(args.old_env), _env(args.new_env)
     authorization = "Basic " + base64.b64encode(f"{SPI_USER}:{SPI_PASSWORD}".encode()).decode()
     ratios: dict[str, list[float]] = {op.name: [] for op in operations}
