@@ -68,6 +68,11 @@ SELECT 1 AS found FROM customers WHERE customer_id = %(customer_id)s AND erased_
 -- name: id_by_member_number
 SELECT customer_id FROM customers WHERE member_number = %(member_number)s AND erased_at IS NULL
 
+-- name: id_by_alias
+-- The live customer an alias names (an old system's id kept by an import).
+SELECT a.customer_id FROM customer_aliases a JOIN customers c USING (customer_id)
+WHERE a.alias = %(alias)s AND c.erased_at IS NULL
+
 -- name: lock
 SELECT * FROM customers WHERE customer_id = %(customer_id)s AND erased_at IS NULL FOR UPDATE
 

@@ -65,9 +65,13 @@ class Customer(MethodView):
     @blp.response(200, CustomerSchema, description="Returns a customer.")
     @blp.documents(*SPI_ERRORS)
     def get(self, customer_id):
-        """Get Customer"""
-        cid = customer_uuid(customer_id)
-        with unit_of_work(customer_id=cid) as work:
+        """Get Customer
+
+        The id may also be one the customer had in the CRM it was imported from (an alias).
+        """
+        with unit_of_work() as work:
+            cid = service.resolve_id(work.conn, customer_id)
+            work.note(customer_id=cid)
             return json_text(service.get(work.conn, cid, read=work.read))
 
     @blp.arguments(CustomerSchema)

@@ -18,7 +18,7 @@ from .. import keys, personal_data, personal_ids, plugins, sql
 from ..catalog import service as catalog
 from ..errors import BadRequest, NotFound
 from . import document, store
-from .schemas import BackOfficeSchema, CustomerSchema
+from .schemas import KEY_MAX_LENGTH, BackOfficeSchema, CustomerSchema
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ HOOK_QUEUE, HOOK_TASK = "customer-hooks", "deliver_customer_event"
 EVENT_KINDS = ("created", "updated", "merged", "erased")
 
 
-def _normalised(profile: dict, region: str) -> dict:
+def normalised(profile: dict, region: str) -> dict:
     """The stored row of a profile: phones in E.164, the search columns filled."""
     row = dict(profile)
     for field in ("phone", "mobile"):
@@ -133,6 +133,24 @@ def id_by_member_number(conn: Connection, member_number: str) -> uuid.UUID | Non
     return store.id_by_member_number(conn, member_number)
 
 
+def id_by_alias(conn: Connection, alias: str) -> uuid.UUID | None:
+    """The live customer an old system knew by `alias` (an import's `customer_id` that is not a UUID)."""
+    return store.id_by_alias(conn, alias)
+
+
+def resolve_id(conn: Connection, raw: str) -> uuid.UUID:
+    """The customer a path's id names: a UUID as it is (the read finds it or answers 404), any other value
+    through the aliases; NotFound when none has it."""
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        pass
+    customer_id = store.id_by_alias(conn, raw) if len(raw) <= KEY_MAX_LENGTH else None
+    if customer_id is None:
+        raise NotFound("Customer not found")
+    return customer_id
+
+
 def new_member_number(conn: Connection, digits: int | None) -> str:
     """A member number no live customer holds: `digits` random digits with a check digit (keys.py), or with
     None the next of the sequence (consecutive numbers, which a client can walk: CRM_MEMBER_NUMBER_DIGITS)."""
@@ -149,7 +167,7 @@ def create(conn: Connection, data: dict, region: str, customer_id: uuid.UUID | N
     """A new customer: its id, and it in JSON. `customer_id` is for imports that keep the ids of another
     system; the POS never sets it. Without a `member_number` it gets a new one (`new_member_number`)."""
     catalog.check_choices(conn, data.get("consents", []), data.get("additional_options", []), creating=True)
-    row = _normalised({field: data.get(field) for field in PROFILE_FIELDS}, region)
+    row = normalised({field: data.get(field) for field in PROFILE_FIELDS}, region)
     row["store_id_home"] = data.get("store_id_home")
     row["customer_id"] = customer_id = customer_id or uuid.uuid4()  # known before the insert: it seals the personal id
     if not row["member_number"]:
@@ -172,7 +190,7 @@ def update(conn: Connection, customer_id: uuid.UUID, data: dict, region: str) ->
         current = {**current, "personal_id": personal_ids.open_stored(customer_id, current["personal_id_key"],
                                                                       current["personal_id_sealed"])}
     profile = {field: data[field] if field in data else current[field] for field in PROFILE_FIELDS}
-    store.update(conn, customer_id, _sealed(conn, _normalised(profile, region), customer_id))
+    store.update(conn, customer_id, _sealed(conn, normalised(profile, region), customer_id))
     catalog.set_choices(conn, customer_id,
                         data["consents"] or [] if "consents" in data else None,
                         data["additional_options"] or [] if "additional_options" in data else None)

@@ -83,6 +83,11 @@ def id_by_member_number(conn: Connection, member_number: str):
     return row["customer_id"] if row else None
 
 
+def id_by_alias(conn: Connection, alias: str):
+    row = conn.execute(Q.id_by_alias, {"alias": alias}).fetchone()
+    return row["customer_id"] if row else None
+
+
 def lock(conn: Connection, customer_id) -> dict | None:
     return conn.execute(Q.lock, {"customer_id": customer_id}).fetchone()
 

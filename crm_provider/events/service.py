@@ -90,7 +90,10 @@ def resolve_customer(conn: Connection, order: dict) -> tuple[uuid.UUID | None, s
         if kind == "customer_id":
             try:
                 customer_id = uuid.UUID(value)
-            except ValueError:
+            except ValueError:  # the id of the CRM the customer was imported from
+                customer_id = customers.id_by_alias(conn, value)
+                if customer_id:
+                    return customer_id, None
                 continue
             if customers.exists(conn, customer_id):
                 return customer_id, None
