@@ -216,34 +216,105 @@ def demo_command():
     _load_demo(_prepare_demo_database(settings), settings)
 
 
+def _app(settings: Settings):
+    """The application, for a command that needs every area registered (personal_data.py, customer_columns.py)
+    as the web has them; close its pool (`app.extensions["crm_db"]`) when done."""
+    from .app import create_app
+
+    return create_app(settings)
+
+
 @main.group("customers")
 def customers_group():
     """Customers' data (the data subject)."""
 
 
+@customers_group.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check the whole file and report; write nothing.")
+@click.option("--skip-invalid", is_flag=True, help="Import the good rows and report the others (by default a "
+              "file with any bad row changes nothing).")
+@click.option("--no-update", "no_update", is_flag=True,
+              help="Refuse a row whose member number (or id) is a customer's, instead of updating it.")
+@click.option("--report", "report_file", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="Write every rejected row's line number and reason to this CSV file.")
+def customers_import(csv_file: Path, dry_run: bool, skip_invalid: bool, no_update: bool, report_file: Path | None):
+    """Import customers from CSV_FILE (UTF-8, header row; the columns: docs/data-lifecycle.md), in one
+    transaction. Rejected rows are reported by line number and reason, never by their values."""
+    import csv
+
+    from .customers import transfer
+
+    settings = _settings()
+    url = _prepare_database(settings)
+    app = _app(settings)  # every area's registered columns, as the web has them
+    with csv_file.open("rb") as raw:
+        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: raw.read(1 << 20), b""))
+
+    def report(rows):
+        with report_file.open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(["line", "reason"])
+            writer.writerows(rows)
+
+    try:
+        with app.app_context(), db.connect(url) as conn, csv_file.open(newline="", encoding="utf-8-sig") as text:
+            with click.progressbar(length=max(lines - 1, 1), label="importing", file=sys.stderr) as bar:
+                try:
+                    result = transfer.import_file(
+                        conn, text, settings.default_region, member_number_digits=settings.member_number_digits,
+                        skip_invalid=skip_invalid, update=not no_update, dry_run=dry_run,
+                        workers=os.cpu_count() or 1, on_rows=bar.update, report=report if report_file else None)
+                except transfer.Refused as refused:
+                    result = refused.result
+            conn.commit()
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise click.ClickException(f"not a UTF-8 CSV file ({type(error).__name__})") from None
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        app.extensions["crm_db"].close()
+    for line in result.report():
+        click.echo(line)
+    if result.rejected and not skip_invalid:
+        raise click.ClickException("the file has rows that cannot be imported: nothing was imported "
+                                   "(--skip-invalid imports the others)")
+
+
 @customers_group.command("export")
-@click.option("--customer", "customer_id", required=True, help="The customer's id.")
-def customers_export(customer_id: str):
-    """Print everything held about one customer (the subject-access export of GET
-    /admin/customers/{id}/export), as JSON."""
+@click.option("--customer", "customer_id", help="One customer's subject-access export (everything held about "
+              "them, as GET /admin/customers/{id}/export), as JSON.")
+@click.option("--format", "file_format", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True,
+              help="Every live customer in the import's columns: CSV, or one JSON object per line.")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="Write to this file instead of the standard output.")
+def customers_export(customer_id: str | None, file_format: str, output: Path | None):
+    """Write every live customer in the columns `customers import` reads (export, import into an empty
+    database, export again: the same file), or with --customer everything held about one customer."""
+    import contextlib
     import json
 
-    from .app import create_app
     from .customers import service as customers
+    from .customers import transfer
     from .errors import CrmError
     from .keys import customer_uuid
 
     settings = _settings()
     url = _prepare_database(settings)
-    app = create_app(settings)  # every area registered with personal_data.py, as the web has them
+    app = _app(settings)
     try:
-        with app.app_context(), db.connect(url) as conn:
-            document = customers.subject_access(conn, customer_uuid(customer_id))
+        with app.app_context(), db.connect(url) as conn, contextlib.ExitStack() as files:
+            out = files.enter_context(output.open("w", newline="", encoding="utf-8")) if output else sys.stdout
+            if customer_id is not None:
+                document = customers.subject_access(conn, customer_uuid(customer_id))
+                out.write(json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n")
+                return
+            count = (transfer.write_csv if file_format == "csv" else transfer.write_jsonl)(conn, out)
     except CrmError as error:
         raise click.ClickException(error.text) from None
     finally:
         app.extensions["crm_db"].close()
-    click.echo(json.dumps(document, ensure_ascii=False, indent=2, default=str))
+    click.echo(f"customers exported: {count}", err=True)
 
 
 @main.group("lookup")

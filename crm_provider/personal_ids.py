@@ -56,6 +56,9 @@ class Keyring:
     def __post_init__(self):  # one cipher object per key (making one costs more than a value's decryption)
         object.__setattr__(self, "_ciphers", {key_id: AESGCM(key) for key_id, key in self.keys.items()})
 
+    def __reduce__(self):  # to the processes an import checks its rows in (customers/transfer.py)
+        return Keyring, (self.keys, self.index_key)
+
     @property
     def current(self) -> str:
         return next(iter(self.keys))

@@ -131,3 +131,56 @@ ORDER BY change.granted, change.consent_id  -- withdrawals first, each kind in i
 -- name: consent_history
 SELECT COALESCE(jsonb_agg(to_jsonb(h) - 'customer_id' ORDER BY h.change_id), '[]') AS held
 FROM consent_history h WHERE h.customer_id = %(customer_id)s
+
+-- The customers file (customers/transfer.py, transfer.sql): an import's choices, set-based from its staging
+-- table `customer_import` (customer_id, existing, consents, options), and the export's.
+
+-- name: import_consent_history
+-- Each grant and withdrawal the import makes, as record_consent_changes records a request's: a new
+-- customer's consents are grants, an updated one's the difference to what it had.
+INSERT INTO consent_history (customer_id, consent_id, granted, credential, name, description)
+SELECT change.customer_id, change.consent_id, change.granted, 'import', k.name, k.description
+FROM (
+    SELECT s.customer_id, unnest(s.consents) AS consent_id, true AS granted FROM customer_import s
+    WHERE NOT s.existing
+    UNION ALL
+    (SELECT s.customer_id, unnest(s.consents), true FROM customer_import s WHERE s.existing
+     EXCEPT SELECT cc.customer_id, cc.consent_id, true
+            FROM customer_consents cc JOIN customer_import s ON s.existing AND s.customer_id = cc.customer_id)
+    UNION ALL
+    (SELECT cc.customer_id, cc.consent_id, false
+     FROM customer_consents cc JOIN customer_import s ON s.existing AND s.customer_id = cc.customer_id
+     EXCEPT SELECT s.customer_id, unnest(s.consents), false FROM customer_import s WHERE s.existing)
+) change
+LEFT JOIN consents k USING (consent_id)
+
+-- name: import_consent_grants
+-- The same for a batch of new customers only: every consent a grant.
+INSERT INTO consent_history (customer_id, consent_id, granted, credential, name, description)
+SELECT s.customer_id, g.consent_id, true, 'import', k.name, k.description
+FROM customer_import s CROSS JOIN LATERAL unnest(s.consents) AS g (consent_id)
+LEFT JOIN consents k USING (consent_id)
+
+-- name: import_keep_consents
+DELETE FROM customer_consents cc USING customer_import s
+WHERE s.existing AND cc.customer_id = s.customer_id AND cc.consent_id <> ALL(COALESCE(s.consents, '{}'))
+
+-- name: import_add_consents
+INSERT INTO customer_consents (customer_id, consent_id)
+SELECT s.customer_id, unnest(s.consents) FROM customer_import s
+ON CONFLICT DO NOTHING
+
+-- name: import_delete_option_values
+DELETE FROM customer_option_values v USING customer_import s
+WHERE s.existing AND v.customer_id = s.customer_id AND v.option_id = ANY(%(option_ids)s::text[])
+
+-- name: import_insert_option_values
+INSERT INTO customer_option_values (customer_id, option_id, enum_values, text)
+SELECT s.customer_id, v.id, COALESCE(v.enum_values, '{}'), v.text
+FROM customer_import s CROSS JOIN LATERAL jsonb_to_recordset(s.options) AS v (id text, enum_values text[], text text)
+
+-- name: export_choices
+ARRAY(SELECT cc.consent_id FROM customer_consents cc WHERE cc.customer_id = c.customer_id
+      ORDER BY cc.consent_id) AS consents,
+(SELECT jsonb_object_agg(v.option_id, jsonb_build_object('enum_values', v.enum_values, 'text', v.text))
+ FROM customer_option_values v WHERE v.customer_id = c.customer_id) AS option_values

@@ -16,6 +16,8 @@ from . import store
 
 # Members of the customer document (customers/document.py), over the customer's row `c`.
 DOCUMENT_PARTS = {"consents": store.Q.customer_consents, "additional_options": store.Q.customer_additional_options}
+# The customer's choices in the customers file (customers/transfer.py): `consents`, `option_values`.
+EXPORT_PARTS = store.Q.export_choices
 
 
 def consents(conn: Connection) -> list[dict]:
@@ -61,7 +63,17 @@ def check_choices(conn: Connection, consent_ids: list[str] | None, option_values
     """
     if consent_ids is None and option_values is None and not creating:
         return
-    offered = store.choices(conn)
+    check_offered(offered(conn), consent_ids, option_values, creating=creating)
+
+
+def offered(conn: Connection) -> dict:
+    """What a customer may choose: `consent_ids`, and `options` by id (type, required, enum_ids)."""
+    return store.choices(conn)
+
+
+def check_offered(offered: dict, consent_ids: list[str] | None, option_values: list[dict] | None,
+                  *, creating: bool) -> None:
+    """check_choices against catalogues read once (`offered`), for an import's rows."""
     if consent_ids:
         _unique("consents", consent_ids)
         unknown = [c for c in consent_ids if c not in offered["consent_ids"]]
@@ -89,6 +101,17 @@ def set_choices(conn: Connection, customer_id, consent_ids: list[str] | None,
         store.set_consents(conn, customer_id, consent_ids, _trace())
     if option_values is not None:
         store.set_option_values(conn, customer_id, option_values)
+
+
+def import_choices(conn: Connection, *, consents: bool, option_ids: list[str], updates: bool) -> None:
+    """The choices of a batch of an import's customers, set-based from its staging table
+    (customers/transfer.py), checked row by row before: their consents when the file has that column (each
+    grant and withdrawal in the consent history, as credential `import`), and their values of the options
+    the file has columns for. `updates`: the batch updates customers (whose choices are replaced)."""
+    if consents:
+        store.import_consents(conn, updates)
+    if option_ids:
+        store.import_option_values(conn, option_ids, updates)
 
 
 def _trace() -> dict:

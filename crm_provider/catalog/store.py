@@ -61,6 +61,19 @@ def set_option_values(conn: Connection, customer_id, values: list[dict]) -> None
     if values:
         conn.execute(Q.insert_option_values, {"customer_id": customer_id, "option_values": Jsonb(values)})
 
+def import_consents(conn: Connection, updates: bool) -> None:
+    conn.execute(Q.import_consent_history if updates else Q.import_consent_grants)
+    if updates:
+        conn.execute(Q.import_keep_consents)
+    conn.execute(Q.import_add_consents)
+
+
+def import_option_values(conn: Connection, option_ids: list[str], updates: bool) -> None:
+    if updates:
+        conn.execute(Q.import_delete_option_values, {"option_ids": option_ids})
+    conn.execute(Q.import_insert_option_values)
+
+
 def personal_data(conn: Connection, customer_id) -> list:
     return conn.execute(Q.personal_data, {"customer_id": customer_id}).fetchone()["held"]
 

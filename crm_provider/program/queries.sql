@@ -165,3 +165,37 @@ SELECT jsonb_build_object(
     'account', (SELECT to_jsonb(a) - 'customer_id' FROM points_accounts a WHERE a.customer_id = %(customer_id)s),
     'ledger', COALESCE((SELECT jsonb_agg(to_jsonb(l) - 'customer_id' ORDER BY l.entry_id)
                         FROM points_ledger l WHERE l.customer_id = %(customer_id)s), '[]')) AS held
+
+-- The `bonus_points` column of the customers file (customers/transfer.py): set-based from the import's
+-- staging table `customer_import` (customer_id, extra).
+
+-- name: import_owing
+-- The imported customers with an opening balance who owe a shortfall (service.import_opening_balances).
+-- Each account is probed by its key (LATERAL ... LIMIT 1), as in the statement below.
+SELECT s.customer_id, (s.extra->>'bonus_points')::int AS points
+FROM customer_import s
+CROSS JOIN LATERAL (SELECT a.shortfall FROM points_accounts a WHERE a.customer_id = s.customer_id LIMIT 1) a
+WHERE s.existing AND s.extra ? 'bonus_points' AND a.shortfall > 0
+ORDER BY s.customer_id
+
+-- name: import_opening_balances
+-- The others: an 'opening' ledger row of the difference to the stored balance (a new customer has none),
+-- and the balance.
+WITH given AS (
+    SELECT s.customer_id, (s.extra->>'bonus_points')::int AS points, COALESCE(a.balance, 0) AS balance
+    FROM customer_import s
+    LEFT JOIN LATERAL (SELECT a.balance, a.shortfall FROM points_accounts a
+                       WHERE s.existing AND a.customer_id = s.customer_id LIMIT 1) a ON true
+    WHERE s.extra ? 'bonus_points' AND COALESCE(a.shortfall, 0) = 0
+), entries AS (
+    INSERT INTO points_ledger (customer_id, kind, points, reason, earned_at)
+    SELECT customer_id, 'opening', points - balance, 'opening balance (import)', now() FROM given
+    WHERE points <> balance
+)
+INSERT INTO points_accounts (customer_id, balance)
+SELECT customer_id, points FROM given
+ON CONFLICT (customer_id) DO UPDATE SET balance = excluded.balance, updated_at = now()
+WHERE points_accounts.balance <> excluded.balance
+
+-- name: export_balance
+SELECT a.balance FROM points_accounts a WHERE a.customer_id = c.customer_id

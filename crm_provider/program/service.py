@@ -29,7 +29,7 @@ from decimal import Decimal
 from dateutil.relativedelta import relativedelta
 from psycopg import Connection
 
-from .. import personal_data, plugins
+from .. import customer_columns, personal_data, plugins
 from ..customers import service as customers
 from ..errors import BadRequest, NotFound
 from ..loyalty import service as loyalty
@@ -264,6 +264,27 @@ def open_balance(conn: Connection, customer_id: uuid.UUID, points: int, reason: 
         _set_standing(conn, customer_id, current, datetime.now(timezone.utc))
 
 
+MAX_POINTS = 2**31 - 1
+
+
+def _points_cell(cell: str) -> int:
+    if not (cell.isascii() and cell.isdigit()) or int(cell) > MAX_POINTS:
+        raise ValueError(f"Must be a whole number of points from 0 to {MAX_POINTS}.")
+    return int(cell)
+
+
+def import_opening_balances(conn: Connection) -> None:
+    """The `bonus_points` column of `crm-provider customers import` (customer_columns.py): each imported
+    customer's balance becomes the cell's, booked as one 'opening' row of the difference, set-based. A
+    customer who owes a shortfall takes open_balance's way, one by one (the credit pays the shortfall off
+    first). The tier and the card's figures follow at the customer's next points change or the daily job
+    (the account's standing is not computed yet)."""
+    owing = store.import_owing(conn)
+    store.import_opening_balances(conn)
+    for row in owing:
+        open_balance(conn, row["customer_id"], row["points"], reason="opening balance (import)")
+
+
 def ledger(conn: Connection, customer_id: uuid.UUID, limit: int, before: int | None) -> dict:
     if not customers.exists(conn, customer_id):
         raise NotFound("Customer not found")
@@ -319,3 +340,5 @@ class ProgramSections:
     sections_sql = store.Q.card_sections
 
 personal_data.register("points", export=store.personal_data)
+customer_columns.register("bonus_points", parse=_points_cell, load=import_opening_balances,
+                          export=store.Q.export_balance)

@@ -91,3 +91,11 @@ def liability(conn: Connection, at) -> dict:
 
 def personal_data(conn: Connection, customer_id) -> dict:
     return conn.execute(Q.personal_data, {"customer_id": customer_id}).fetchone()["held"]
+
+
+def import_owing(conn: Connection) -> list[dict]:
+    return conn.execute(Q.import_owing).fetchall()
+
+
+def import_opening_balances(conn: Connection) -> None:
+    conn.execute(Q.import_opening_balances)
