@@ -257,8 +257,7 @@ def _count_rejects(conn: Connection, result: ImportResult) -> None:
 def _stage(conn: Connection, checked: list[tuple[int, tuple | str]], keyring, update: bool) -> None:
     """Copy a batch's good rows into the staging table, made updates of the customers they name, and the
     others' reasons beside it."""
-    good = [(line, row, found) for line, (row, found) in
-            ((line, result) for line, result in checked if not isinstance(result, str))]
+    good = [(line, *result) for line, result in checked if not isinstance(result, str)]
     rejects = [(line, result) for line, result in checked if isinstance(result, str)]
     targets = _targets(conn, [found for _, _, found in good])
     rows = []
