@@ -142,3 +142,17 @@ def test_the_export_command_prints_the_same_document(spi, admin, database_url):
     missing = CliRunner().invoke(main, ["customers", "export", "--customer", "6d7c8b9a-0000-4000-8000-000000000000"],
                                  env={"DATABASE_URL": database_url})
     assert missing.exit_code != 0 and "Customer not found" in missing.output
+
+
+def test_the_person_registrys_records_of_the_customer_are_exported_and_erased(spi, admin, conn):
+    from crm_provider.lookup import service as lookup
+
+    cid = a_customer_with_everything(spi, admin)
+    lookup.put_person(conn, {"personal_id": "181512101234", "name_first": "Ada"}, "SE")
+    lookup.put_person(conn, {"mobile": "+46701234567", "name_first": "Augusta"}, "SE")
+    lookup.put_person(conn, {"email": "someone.else@example.com", "company_id": "556677-8899"}, "SE")
+    held = admin.get(f"/admin/customers/{cid}/export").json["held"]["person_registry"]
+    assert sorted(person["name_first"] for person in held) == ["Ada", "Augusta"]
+    assert admin.post(f"/admin/customers/{cid}/erase").status_code == 200
+    left = conn.execute("SELECT person FROM person_registry").fetchall()
+    assert [row["person"]["email"] for row in left] == ["someone.else@example.com"]  # its company id is shared

@@ -73,6 +73,12 @@ SELECT customer_id FROM customers WHERE member_number = %(member_number)s AND er
 SELECT a.customer_id FROM customer_aliases a JOIN customers c USING (customer_id)
 WHERE a.alias = %(alias)s AND c.erased_at IS NULL
 
+-- name: search_keys
+-- A customer's own search keys as stored (its personal id sealed or in plain), for the areas that hold records
+-- under the same keys (the person registry).
+SELECT customer_id, personal_id_norm, personal_id_key, personal_id_sealed, mobile, email_norm FROM customers
+WHERE customer_id = %(customer_id)s
+
 -- name: lock
 SELECT * FROM customers WHERE customer_id = %(customer_id)s AND erased_at IS NULL FOR UPDATE
 

@@ -151,6 +151,20 @@ def resolve_id(conn: Connection, raw: str) -> uuid.UUID:
     return customer_id
 
 
+def personal_keys(conn: Connection, customer_id: uuid.UUID) -> dict:
+    """The customer's normalised personal search keys (`personal_id`, `mobile`, `email`; None where it has
+    none), its personal id opened: what another area that files records under these keys (the person
+    registry) matches them by."""
+    row = store.search_keys(conn, customer_id)
+    if row is None:
+        return {"personal_id": None, "mobile": None, "email": None}
+    personal_id = row["personal_id_norm"]
+    if row["personal_id_sealed"] is not None:
+        personal_id = keys.identifier(personal_ids.open_stored(customer_id, row["personal_id_key"],
+                                                               row["personal_id_sealed"]))
+    return {"personal_id": personal_id, "mobile": row["mobile"], "email": row["email_norm"]}
+
+
 def new_member_number(conn: Connection, digits: int | None) -> str:
     """A member number no live customer holds: `digits` random digits with a check digit (keys.py), or with
     None the next of the sequence (consecutive numbers, which a client can walk: CRM_MEMBER_NUMBER_DIGITS)."""

@@ -88,6 +88,10 @@ def id_by_alias(conn: Connection, alias: str):
     return row["customer_id"] if row else None
 
 
+def search_keys(conn: Connection, customer_id) -> dict | None:
+    return conn.execute(Q.search_keys, {"customer_id": customer_id}).fetchone()
+
+
 def lock(conn: Connection, customer_id) -> dict | None:
     return conn.execute(Q.lock, {"customer_id": customer_id}).fetchone()
 

@@ -24,6 +24,17 @@ DELETE FROM person_registry
 WHERE personal_id_norm = %(personal_id_norm)s OR mobile = %(mobile)s OR email_norm = %(email_norm)s
    OR company_id_norm = %(company_id_norm)s
 
+-- name: records_of
+-- The records filed under a customer's personal keys (its personal id, mobile or email; not a company id,
+-- which the company's other contacts share): its part of the subject-access export.
+SELECT COALESCE(jsonb_agg(person ORDER BY person_id), '[]') AS held FROM person_registry
+WHERE personal_id_norm = %(personal_id)s OR mobile = %(mobile)s OR email_norm = %(email)s
+
+-- name: delete_records_of
+-- The same records, forgotten at the customer's erasure.
+DELETE FROM person_registry
+WHERE personal_id_norm = %(personal_id)s OR mobile = %(mobile)s OR email_norm = %(email)s
+
 -- name: analyze
 -- After an import: with the statistics of the registry before it, the planner may walk the whole table
 -- backwards along the primary key looking for a key it believes common, instead of using the key's index.

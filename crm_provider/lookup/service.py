@@ -15,8 +15,9 @@ import psycopg
 from marshmallow import ValidationError
 from psycopg import Connection
 
-from .. import keys
+from .. import keys, personal_data
 from ..api import describe
+from ..customers import service as customers
 from ..errors import BadGateway, CrmError, GatewayTimeout, NotImplementedByProvider
 from ..plugins import LookupProvider
 from . import store
@@ -160,3 +161,16 @@ def import_persons(conn: Connection, rows: Iterable[tuple[int, dict]], region: s
                 result.imported += 1
     store.analyze(conn)
     return result
+
+
+def _records_of(conn: Connection, customer_id) -> list:
+    return store.records_of(conn, customers.personal_keys(conn, customer_id))
+
+
+def _forget(conn: Connection, customer_id) -> None:
+    """An erasure forgets the registry's records of the person too (a later `lookup import` of a public
+    register may bring them back: they are that register's, not the customer's)."""
+    store.delete_records_of(conn, customers.personal_keys(conn, customer_id))
+
+
+personal_data.register("person_registry", export=_records_of, erase=_forget)

@@ -30,6 +30,14 @@ def delete_all(conn: Connection) -> None:
     conn.execute(Q.delete_all)
 
 
+def records_of(conn: Connection, personal_keys: dict) -> list:
+    return conn.execute(Q.records_of, personal_keys).fetchone()["held"]
+
+
+def delete_records_of(conn: Connection, personal_keys: dict) -> None:
+    conn.execute(Q.delete_records_of, personal_keys)
+
+
 def analyze(conn: Connection) -> None:
     conn.execute(Q.analyze)
 
