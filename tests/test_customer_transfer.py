@@ -58,6 +58,8 @@ def test_import_creates_customers_as_a_post_would_and_the_till_finds_them(databa
     assert ada["store_id_home"] == "store-1"
     # the old CRM's id is an alias the SPI resolves; the opening balance is on the card, and in the ledger
     assert spi.get("/customers/old-17").json["customer_id"] == ada["customer_id"]
+    aliases = admin.get(f"/admin/customers/{ada['customer_id']}/export").json["held"]["aliases"]
+    assert [(a["alias"], a["kind"]) for a in aliases] == [("old-17", "import")]
     assert {"type": "text", "title": "Bonus Points", "text": "2451"} in ada["sections"][0]["values"]
     ledger = conn.execute("SELECT kind, points FROM points_ledger WHERE customer_id = %s", [ada["customer_id"]])
     assert [(r["kind"], r["points"]) for r in ledger] == [("opening", 2451)]

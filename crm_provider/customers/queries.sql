@@ -79,6 +79,13 @@ WHERE a.alias = %(alias)s AND c.erased_at IS NULL
 SELECT customer_id, personal_id_norm, personal_id_key, personal_id_sealed, mobile, email_norm FROM customers
 WHERE customer_id = %(customer_id)s
 
+-- name: aliases_of
+-- The ids other systems knew the customer by (kept at an erasure: an erased customer's row in an old file is
+-- recognised by them, and refused).
+SELECT COALESCE(jsonb_agg(jsonb_build_object('alias', alias, 'kind', kind, 'created_at', created_at)
+                          ORDER BY alias), '[]') AS held
+FROM customer_aliases WHERE customer_id = %(customer_id)s
+
 -- name: lock
 SELECT * FROM customers WHERE customer_id = %(customer_id)s AND erased_at IS NULL FOR UPDATE
 

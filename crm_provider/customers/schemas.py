@@ -156,7 +156,7 @@ class SubjectAccessSchema(Schema):
                        "consent_history (every grant and withdrawal: when, store, staff, register, credential, "
                        "the consent's text then), "
                        "loyalty (promotions, bonus checks, redeems), transactions, points (account, ledger), "
-                       "sitoo_events, audit, person_registry (the lookup registry's records filed under the "
+                       "sitoo_events, audit, aliases (the ids an old system knew the customer by), person_registry (the lookup registry's records filed under the "
                        "customer's personal id, mobile or email), and those a fork registers."})
 
 

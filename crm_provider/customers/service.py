@@ -264,6 +264,9 @@ def erase(conn: Connection, customer_id: uuid.UUID) -> dict:
     return {"customer_id": str(customer_id), "erased_at": erased_at}
 
 
+personal_data.register("aliases", export=store.aliases_of)  # kept at an erasure: they recognise a re-import
+
+
 ROTATION_PAGE = 500
 
 

@@ -92,6 +92,10 @@ def search_keys(conn: Connection, customer_id) -> dict | None:
     return conn.execute(Q.search_keys, {"customer_id": customer_id}).fetchone()
 
 
+def aliases_of(conn: Connection, customer_id) -> list:
+    return conn.execute(Q.aliases_of, {"customer_id": customer_id}).fetchone()["held"]
+
+
 def lock(conn: Connection, customer_id) -> dict | None:
     return conn.execute(Q.lock, {"customer_id": customer_id}).fetchone()
 
