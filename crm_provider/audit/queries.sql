@@ -20,15 +20,35 @@ audited AS (
 )
 SELECT * FROM result
 
+-- The filters of the read below, each a column an index leads with (migrations 0001 and 0015), so that a
+-- filter reads its own rows and never scans the log; `before` is the next page (the rows older than the
+-- last one read).
+
+-- name: filter_customer_id
+customer_id = %(customer_id)s
+
+-- name: filter_store_id
+store_id = %(store_id)s
+
+-- name: filter_staff_id
+staff_id = %(staff_id)s
+
+-- name: filter_register_id
+register_id = %(register_id)s
+
+-- name: filter_operation
+operation = %(operation)s
+
+-- name: filter_before
+audit_id < %(before)s
+
 -- name: list_rows
--- Newest first. Each filter applies only when given.
+-- Newest first, a page of `limit` rows, under the conditions of the filters given, joined by AND in the place
+-- of the braces (store.list_rows).
 SELECT audit_id, at, operation, customer_id, http_status, request_id, credential,
        authenticated, store_id, staff_id, register_id, detail
 FROM audit_log
-WHERE (%(customer_id)s::text IS NULL OR customer_id = %(customer_id)s)
-  AND (%(store_id)s::text IS NULL OR store_id = %(store_id)s)
-  AND (%(staff_id)s::text IS NULL OR staff_id = %(staff_id)s)
-  AND (%(register_id)s::text IS NULL OR register_id = %(register_id)s)
+WHERE {filters}
 ORDER BY audit_id DESC
 LIMIT %(limit)s
 

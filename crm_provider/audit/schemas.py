@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import validate
 
-from ..fields import AdminQuerySchema, DateTime, Dict, QueryInt, Schema, StrictBool, StrictInt, StrictStr
+from ..fields import BIGINT_MAX, AdminQuerySchema, DateTime, Dict, QueryInt, Schema, StrictBool, StrictInt, StrictStr
 
 
 class AuditQuerySchema(AdminQuerySchema):
@@ -12,6 +12,9 @@ class AuditQuerySchema(AdminQuerySchema):
     store_id = StrictStr()
     staff_id = StrictStr()
     register_id = StrictStr()
+    operation = StrictStr(metadata={"description": "The route, as the rows name it: `GET /customers/<customer_id>`"})
+    before = QueryInt(validate=validate.Range(1, BIGINT_MAX), metadata={
+        "description": "The next page: rows older than this audit_id (the last row of the page read)."})
     limit = QueryInt(load_default=100, validate=validate.Range(1, 1000))  # a query string: "10" is 10
 
 

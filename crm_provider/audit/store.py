@@ -11,7 +11,7 @@ from psycopg.types.json import Jsonb
 from .. import sql
 
 Q = sql.load(__file__)
-FILTERS = ("customer_id", "store_id", "staff_id", "register_id")
+FILTERS = ("customer_id", "store_id", "staff_id", "register_id", "operation", "before")
 
 
 def _params(row: dict) -> dict:
@@ -35,8 +35,16 @@ def audited_read(conn: psycopg.Connection, query: str, params: dict, row: dict, 
     return sql.execute(conn, audited_query(query), {**params, **audit, "audit_status_if_none": status_if_none}).fetchall()
 
 
+@functools.cache
+def _list_query(given: tuple[str, ...]) -> str:
+    """The read of the audit log with exactly these filters' conditions (no `IS NULL OR`: each filter's
+    index is used only when the statement names its column alone)."""
+    return sql.fill(Q.list_rows, {"filters": " AND ".join(getattr(Q, f"filter_{name}") for name in given) or "true"})
+
+
 def list_rows(conn: psycopg.Connection, filters: dict, limit: int) -> list[dict]:
-    return conn.execute(Q.list_rows, {**{f: filters.get(f) for f in FILTERS}, "limit": limit}).fetchall()
+    given = tuple(name for name in FILTERS if filters.get(name) is not None)
+    return conn.execute(_list_query(given), {**{name: filters[name] for name in given}, "limit": limit}).fetchall()
 
 def personal_data(conn: psycopg.Connection, customer_id) -> list:
     return conn.execute(Q.personal_data, {"customer_id": customer_id}).fetchone()["held"]
