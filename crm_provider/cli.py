@@ -356,6 +356,18 @@ def lookup_import(csv_file: Path, append: bool):
             raise click.ClickException("no row could be imported: the registry is unchanged")
 
 
+@main.command("maintenance")
+def maintenance():
+    """Trim what the retention settings let go: the handled Sitoo events older than CRM_EVENTS_RETENTION_DAYS
+    (default 30), in batches; the worker does it daily. Safe when two run at once."""
+    from .events import service as events
+
+    settings = _settings()
+    with db.connect(_prepare_database(settings), autocommit=True) as conn:
+        trimmed = events.trim(conn, settings.events_retention_days)
+    click.echo(f"handled events older than {settings.events_retention_days} days deleted: {trimmed}")
+
+
 @main.group("program")
 def program_group():
     """The loyalty program's daily job and checks."""

@@ -81,6 +81,15 @@ def _member_number_digits(spec: str) -> int | None:
     return digits
 
 
+def _retention_days(spec: str) -> int:
+    """How long the event inbox keeps handled events: longer than Sitoo's retry window (24 hours), so that a
+    retried event is still recognised and applied once."""
+    days = int(spec)
+    if days < 2:
+        raise ValueError("CRM_EVENTS_RETENTION_DAYS is 2 or more (Sitoo retries an event for 24 hours)")
+    return days
+
+
 def _names(spec: str) -> tuple[str, ...]:
     """A comma-separated list of plugin names (plugins.py)."""
     return tuple(name.strip() for name in spec.split(",") if name.strip())
@@ -126,6 +135,7 @@ class Settings:
     events_retry_seconds: float = 5.0
     events_retry_max_seconds: float = 3600.0
     events_max_attempts: int = 30
+    events_retention_days: int = 30  # handled events kept in the inbox (`crm-provider maintenance`)
     # Extension points (plugins.py). Settings built in code (tests, embedding) get no providers; the
     # environment's default adds the built-in `purchases` section (from_env).
     lookup_provider: str | None = None
@@ -184,6 +194,7 @@ class Settings:
             events_retry_seconds=float(env.get("CRM_EVENTS_RETRY_SECONDS", d.events_retry_seconds)),
             events_retry_max_seconds=float(env.get("CRM_EVENTS_RETRY_MAX_SECONDS", d.events_retry_max_seconds)),
             events_max_attempts=int(env.get("CRM_EVENTS_MAX_ATTEMPTS", d.events_max_attempts)),
+            events_retention_days=_retention_days(env.get("CRM_EVENTS_RETENTION_DAYS", str(d.events_retention_days))),
             lookup_provider=env.get("CRM_LOOKUP_PROVIDER", "").strip() or None,
             sections_providers=_names(env.get("CRM_SECTIONS_PROVIDERS", "purchases,program")),
             customer_hooks=_names(env.get("CRM_CUSTOMER_HOOKS", "")),

@@ -64,3 +64,15 @@ SELECT COALESCE(jsonb_agg(jsonb_build_object('event_id', event_id, 'event_date',
                                              'processed_at', processed_at) ORDER BY received_at, event_id),
                 '[]') AS held
 FROM inbound_events WHERE customer_id = %(customer_id)s
+
+-- name: trim_handled
+-- A batch of the handled events received before `before`, oldest first (inbound_events_handled_idx), gone.
+-- Rows another trim holds are skipped: two trims at once share the work, and nothing is deleted twice.
+WITH old AS (
+    SELECT event_id FROM inbound_events
+    WHERE status IN ('processed', 'skipped', 'ignored') AND received_at < %(before)s
+    ORDER BY received_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+DELETE FROM inbound_events e USING old WHERE e.event_id = old.event_id

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import datetime, timedelta, timezone
 from collections import Counter
 from typing import Callable, NamedTuple
 
@@ -182,5 +183,22 @@ def apply_orders(conn: Connection, orders: list[dict]) -> Counter:
         outcome = apply_order(conn, order)
         counts[f"{outcome.status}: {outcome.reason}"] += 1
     return counts
+
+TRIM_BATCH = 5000
+
+
+def trim(conn: Connection, retention_days: int, now: datetime | None = None) -> int:
+    """Delete the handled events (processed, skipped, ignored) received more than `retention_days` ago, a
+    batch per transaction (`conn` in autocommit), so that the webhook and the workers never wait long on
+    it; pending and failed events stay. Safe when two run at once. Returns the events deleted."""
+    before = (now or datetime.now(timezone.utc)) - timedelta(days=retention_days)
+    deleted = 0
+    while True:
+        with conn.transaction():
+            batch = store.trim_handled(conn, before, TRIM_BATCH)
+        deleted += batch
+        if batch < TRIM_BATCH:
+            return deleted
+
 
 personal_data.register("sitoo_events", export=store.personal_data)

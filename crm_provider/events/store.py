@@ -54,3 +54,7 @@ def save_sync_cursor(conn: Connection, account_id: int, next_order_id: int) -> N
 
 def personal_data(conn: Connection, customer_id) -> list:
     return conn.execute(Q.personal_data, {"customer_id": customer_id}).fetchone()["held"]
+
+
+def trim_handled(conn: Connection, before, limit: int) -> int:
+    return conn.execute(Q.trim_handled, {"before": before, "limit": limit}).rowcount

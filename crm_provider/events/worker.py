@@ -79,3 +79,25 @@ def ingestion(url: str, settings: Settings) -> Ingestion | None:
         log.warning("%s: order events are not processed by this worker", error)
         return None
     return Ingestion(url, settings, sitoo)
+
+
+class DailyTrim:
+    """The event inbox's retention, daily at 04:00 UTC (one job per schedule whatever the number of workers;
+    `service.trim` is safe when two run at once): what `crm-provider maintenance` does for the events."""
+
+    queue = "maintenance"
+
+    def __init__(self, url: str, settings: Settings):
+        self.pool = db.job_pool(url, "crm-maintenance", size=1, statement_timeout_ms=600_000)
+        self.retention_days = settings.events_retention_days
+
+    def register(self, app: procrastinate.App, retry) -> None:
+        @app.periodic(cron="0 4 * * *", periodic_id="trim-events")
+        @app.task(name="trim_events", queue=self.queue, retry=retry)
+        def trim_events(timestamp: int) -> None:
+            with self.pool.connection() as conn:  # autocommit: a transaction per batch
+                deleted = service.trim(conn, self.retention_days)
+            log.info("handled events trimmed: %s", deleted)
+
+    def close(self) -> None:
+        self.pool.close()
