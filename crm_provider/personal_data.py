@@ -6,7 +6,9 @@ change here or there.
 
 An export returns JSON values (what a JSON document can hold). An erase runs in the erasure's transaction,
 with the customer locked, before the customer's own row is emptied; it forgets personal data and keeps what
-accounting needs (a transaction's amounts, a redeem, the points ledger).
+accounting needs (a transaction's amounts, a redeem, the points ledger). A merge (`merge(conn, into,
+merged)`) moves what the area holds of the duplicate `merged` to the customer `into`, in the merge's
+transaction with both locked, before the duplicate's row is emptied.
 """
 
 from __future__ import annotations
@@ -23,18 +25,21 @@ class Holder:
     name: str  # its member in the subject-access export
     export: Callable[[Connection, uuid.UUID], Any]
     erase: Callable[[Connection, uuid.UUID], None] | None = None
+    merge: Callable[[Connection, uuid.UUID, uuid.UUID], None] | None = None
 
 
 _HOLDERS: dict[str, Holder] = {}
 
 
 def register(name: str, *, export: Callable[[Connection, uuid.UUID], Any],
-             erase: Callable[[Connection, uuid.UUID], None] | None = None) -> None:
+             erase: Callable[[Connection, uuid.UUID], None] | None = None,
+             merge: Callable[[Connection, uuid.UUID, uuid.UUID], None] | None = None) -> None:
     """Declare what an area holds about a customer under `name` (one name, one holder)."""
+    holder = Holder(name, export, erase, merge)
     known = _HOLDERS.get(name)
-    if known is not None and (known.export, known.erase) != (export, erase):
+    if known is not None and known != holder:
         raise ValueError(f"personal data {name!r} is registered already")
-    _HOLDERS[name] = Holder(name, export, erase)
+    _HOLDERS[name] = holder
 
 
 def holders() -> list[Holder]:

@@ -184,3 +184,29 @@ ARRAY(SELECT cc.consent_id FROM customer_consents cc WHERE cc.customer_id = c.cu
       ORDER BY cc.consent_id) AS consents,
 (SELECT jsonb_object_agg(v.option_id, jsonb_build_object('enum_values', v.enum_values, 'text', v.text))
  FROM customer_option_values v WHERE v.customer_id = c.customer_id) AS option_values
+
+-- A merge (customers.service.merge): the duplicate's choices join the customer's, whose own win.
+
+-- name: merge_consent_history
+-- The consents the customer gains from the duplicate, each a grant by the merge (the duplicate's own history
+-- stays under its id: the proof of what it was given).
+INSERT INTO consent_history (customer_id, consent_id, granted, credential, name, description)
+SELECT %(into)s, cc.consent_id, true, 'merge', k.name, k.description
+FROM customer_consents cc LEFT JOIN consents k USING (consent_id)
+WHERE cc.customer_id = %(merged)s
+  AND NOT EXISTS (SELECT 1 FROM customer_consents o WHERE o.customer_id = %(into)s AND o.consent_id = cc.consent_id)
+ORDER BY cc.consent_id
+
+-- name: merge_consents
+WITH moved AS (DELETE FROM customer_consents WHERE customer_id = %(merged)s RETURNING consent_id, accepted_at)
+INSERT INTO customer_consents (customer_id, consent_id, accepted_at)
+SELECT %(into)s, consent_id, accepted_at FROM moved
+ON CONFLICT DO NOTHING
+
+-- name: merge_option_values
+-- The duplicate's value of an option the customer has none of.
+WITH moved AS (DELETE FROM customer_option_values WHERE customer_id = %(merged)s
+               RETURNING option_id, enum_values, text)
+INSERT INTO customer_option_values (customer_id, option_id, enum_values, text)
+SELECT %(into)s, option_id, enum_values, text FROM moved
+ON CONFLICT DO NOTHING

@@ -140,6 +140,8 @@ def _check_option_value(field: str, value: dict, option: dict | None) -> None:
     if option["type"] == "enum-single" and len(enum_values) > 1:
         raise BadRequest(f"{field}.enum_values: option {value['id']} takes one value (enum-single).")
 
-personal_data.register("additional_options", export=store.personal_data, erase=store.erase_free_text)
+# A merge moves the duplicate's consents (each gained one a grant in the history) and option values.
+personal_data.register("additional_options", export=store.personal_data, erase=store.erase_free_text,
+                       merge=store.merge)
 
 personal_data.register("consent_history", export=store.consent_history)  # kept at an erasure: the proof

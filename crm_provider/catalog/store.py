@@ -83,3 +83,10 @@ def erase_free_text(conn: Connection, customer_id) -> None:
 
 def consent_history(conn: Connection, customer_id) -> list:
     return conn.execute(Q.consent_history, {"customer_id": customer_id}).fetchone()["held"]
+
+
+def merge(conn: Connection, into, merged) -> None:
+    params = {"into": into, "merged": merged}
+    conn.execute(Q.merge_consent_history, params)
+    conn.execute(Q.merge_consents, params)
+    conn.execute(Q.merge_option_values, params)

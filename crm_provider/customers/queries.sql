@@ -41,8 +41,15 @@ SELECT c.customer_id, {document}::text AS document, c.personal_id_key, c.persona
 WHERE c.customer_id = %(customer_id)s AND c.erased_at IS NULL
 
 -- name: find_by_member_number
+-- A live customer's member number; else that of a duplicate merged into a live customer (its alias, looked up
+-- only when no customer holds the number: the union stops at its first row).
 {read}
 WHERE c.member_number = %(key)s AND c.erased_at IS NULL
+UNION ALL
+{read}
+WHERE c.customer_id = (SELECT a.customer_id FROM customer_aliases a WHERE a.alias = %(key)s AND a.kind = 'merge')
+  AND c.erased_at IS NULL
+LIMIT 1
 
 -- name: find_by_email
 {read}
@@ -66,12 +73,37 @@ ORDER BY c.updated_at DESC LIMIT 1
 SELECT 1 AS found FROM customers WHERE customer_id = %(customer_id)s AND erased_at IS NULL
 
 -- name: id_by_member_number
+-- As find_by_member_number: a live customer's, else a merged duplicate's.
 SELECT customer_id FROM customers WHERE member_number = %(member_number)s AND erased_at IS NULL
+UNION ALL
+SELECT a.customer_id FROM customer_aliases a JOIN customers c USING (customer_id)
+WHERE a.alias = %(member_number)s AND a.kind = 'merge' AND c.erased_at IS NULL
+LIMIT 1
 
 -- name: id_by_alias
--- The live customer an alias names (an old system's id kept by an import).
+-- The live customer an alias of one of `kinds` names: an old system's id kept by an import, or the member
+-- number of a duplicate merged into it.
 SELECT a.customer_id FROM customer_aliases a JOIN customers c USING (customer_id)
-WHERE a.alias = %(alias)s AND c.erased_at IS NULL
+WHERE a.alias = %(alias)s AND a.kind = ANY(%(kinds)s::text[]) AND c.erased_at IS NULL
+
+-- name: merge_aliases
+-- A merge: the duplicate's aliases become the customer's, and its member number (printed on a card) one more.
+WITH moved AS (UPDATE customer_aliases SET customer_id = %(into)s WHERE customer_id = %(merged)s)
+INSERT INTO customer_aliases (alias, customer_id, kind)
+SELECT member_number, %(into)s, 'merge' FROM customers WHERE customer_id = %(merged)s
+ON CONFLICT (alias) DO UPDATE SET customer_id = excluded.customer_id, kind = excluded.kind
+
+-- name: current_id
+-- The customer an id names now: itself while live, else the one it was merged into, followed (a chain of at
+-- most ten merges); none for an erased one.
+WITH RECURSIVE chain (customer_id, merged_into, erased_at, depth) AS (
+    SELECT customer_id, merged_into, erased_at, 0 FROM customers WHERE customer_id = %(customer_id)s
+    UNION ALL
+    SELECT c.customer_id, c.merged_into, c.erased_at, chain.depth + 1
+    FROM chain JOIN customers c ON c.customer_id = chain.merged_into
+    WHERE chain.depth < 10
+)
+SELECT customer_id FROM chain WHERE erased_at IS NULL
 
 -- name: search_keys
 -- A customer's own search keys as stored (its personal id sealed or in plain), for the areas that hold records
@@ -201,8 +233,8 @@ WHERE customer_id = %(customer_id)s
 -- name: erase
 -- The erasure of the customer's own row: every personal field emptied (the member number stays, unique no
 -- more: a live customer may take it), the back office's free text too; from now on no read or search finds
--- it (erased_at).
-UPDATE customers SET
+-- it (erased_at). A merged duplicate is emptied so too, and names the customer it became (`merged_into`).
+UPDATE customers SET merged_into = %(merged_into)s,
     email = NULL, email_norm = NULL, name_first = NULL, name_last = NULL, personal_id = NULL,
     personal_id_norm = NULL, personal_id_key = NULL, personal_id_sealed = NULL, personal_id_index = NULL,
     company = NULL, company_id = NULL, company_id_norm = NULL, phone = NULL, mobile = NULL,

@@ -10,7 +10,8 @@ from ..api import ADMIN_ERRORS, SPI_ERRORS, Blueprint, json_list, json_text
 from ..keys import customer_uuid
 from ..audit.work import unit_of_work
 from . import service
-from .schemas import BackOfficeSchema, CustomerSchema, ErasureSchema, SearchArgsSchema, SubjectAccessSchema
+from .schemas import (BackOfficeSchema, CustomerSchema, ErasureSchema, MergeSchema, SearchArgsSchema,
+                      SubjectAccessSchema)
 
 blp = Blueprint("customers", __name__, scope="spi", description="Find, add and edit customers.")
 admin_blp = Blueprint("customers_admin", __name__, scope="admin", url_prefix="/admin",
@@ -135,3 +136,24 @@ class CustomerErasure(MethodView):
         cid = customer_uuid(customer_id)
         with unit_of_work(customer_id=cid) as work:
             return service.erase(work.conn, cid)
+
+
+@admin_blp.route("/customers/<customer_id>/merge")
+class CustomerMerge(MethodView):
+    @admin_blp.arguments(MergeSchema)
+    @admin_blp.response(200, CustomerSchema, description="The customer, with the duplicate's data.")
+    @admin_blp.documents(*ADMIN_ERRORS)
+    def post(self, data, customer_id):
+        """Merge a duplicate into this customer
+
+        The duplicate's (`from`) transactions, promotions, bonus checks and redeems, consents, option values
+        and points move to this customer, which keeps its own profile and member number. The duplicate's id
+        then answers 404 on the SPI, but its member number finds this customer, and where a till or Sitoo
+        still has its id (a redeem to undo, an order) it names this customer. One audit row names both; the
+        customer hooks get a `merged` event. 400 for a merge into itself, or of an erased or unknown one.
+        """
+        cid = customer_uuid(customer_id)
+        with unit_of_work(customer_id=cid) as work:
+            work.note(merged_customer_id=data["merged"][:64])
+            return json_text(service.merge(work.conn, cid, data["merged"]))
+

@@ -163,3 +163,9 @@ class SubjectAccessSchema(Schema):
 class ErasureSchema(Schema):
     customer_id = StrictStr()
     erased_at = DateTime(format="iso", metadata={"description": "When it was erased (the first erasure's time)."})
+
+
+class MergeSchema(Schema):
+    merged = StrictStr(required=True, data_key="from", validate=validate.Length(max=KEY_MAX_LENGTH), metadata={
+        "description": "The id of the duplicate to merge into the customer of the path."})
+

@@ -17,6 +17,7 @@ from psycopg import Connection
 from .. import keys, personal_data, personal_ids, plugins, sql
 from ..catalog import service as catalog
 from ..errors import BadRequest, NotFound
+from ..loyalty import service as loyalty
 from . import document, store
 from .schemas import KEY_MAX_LENGTH, BackOfficeSchema, CustomerSchema
 
@@ -135,7 +136,13 @@ def id_by_member_number(conn: Connection, member_number: str) -> uuid.UUID | Non
 
 def id_by_alias(conn: Connection, alias: str) -> uuid.UUID | None:
     """The live customer an old system knew by `alias` (an import's `customer_id` that is not a UUID)."""
-    return store.id_by_alias(conn, alias)
+    return store.id_by_alias(conn, alias, ("import",))
+
+
+def current_id(conn: Connection, customer_id: uuid.UUID) -> uuid.UUID | None:
+    """The live customer an id names now: itself, or the customer it was merged into (`merge`); None for an
+    erased or unknown one. For the ids a till or Sitoo still has (an order's crm-customerid)."""
+    return store.current_id(conn, customer_id)
 
 
 def resolve_id(conn: Connection, raw: str) -> uuid.UUID:
@@ -145,7 +152,7 @@ def resolve_id(conn: Connection, raw: str) -> uuid.UUID:
         return uuid.UUID(raw)
     except ValueError:
         pass
-    customer_id = store.id_by_alias(conn, raw) if len(raw) <= KEY_MAX_LENGTH else None
+    customer_id = store.id_by_alias(conn, raw, ("import",)) if len(raw) <= KEY_MAX_LENGTH else None
     if customer_id is None:
         raise NotFound("Customer not found")
     return customer_id
@@ -262,6 +269,33 @@ def erase(conn: Connection, customer_id: uuid.UUID) -> dict:
     erased_at = store.erase(conn, customer_id)
     record_event(conn, "erased", customer_id)
     return {"customer_id": str(customer_id), "erased_at": erased_at}
+
+
+def merge(conn: Connection, customer_id: uuid.UUID, raw_merged: str) -> str:
+    """Merge the duplicate `raw_merged` into the customer: what every area holds of the duplicate moves
+    (personal_data.py: transactions, promotions, bonus checks and redeems, consents and option values, points,
+    events), the customer keeps its own profile and member number, and the duplicate's row is emptied as an
+    erasure empties it. Its member number becomes the customer's alias (a search by it finds the customer),
+    and its id names the customer where a till or Sitoo still has it (an undo, an order). The customer
+    hooks hear of it. A merge into itself, or of an erased or unknown duplicate, is a 400."""
+    try:
+        merged = uuid.UUID(raw_merged)
+    except ValueError:
+        raise BadRequest("from: Not a valid customer id.") from None
+    if merged == customer_id:
+        raise BadRequest("from: A customer cannot be merged into itself.")
+    loyalty.lock_customers(conn, [customer_id, merged])
+    if not store.exists(conn, customer_id):
+        raise NotFound("Customer not found")
+    if not store.exists(conn, merged):
+        raise BadRequest("from: No live customer has this id (an erased or merged one cannot be merged).")
+    for holder in personal_data.holders():
+        if holder.merge is not None:
+            holder.merge(conn, customer_id, merged)
+    store.merge_aliases(conn, customer_id, merged)
+    store.erase(conn, merged, merged_into=customer_id)
+    record_event(conn, "merged", customer_id, merged_customer_id=merged)
+    return get(conn, customer_id)
 
 
 personal_data.register("aliases", export=store.aliases_of)  # kept at an erasure: they recognise a re-import

@@ -83,8 +83,17 @@ def id_by_member_number(conn: Connection, member_number: str):
     return row["customer_id"] if row else None
 
 
-def id_by_alias(conn: Connection, alias: str):
-    row = conn.execute(Q.id_by_alias, {"alias": alias}).fetchone()
+def id_by_alias(conn: Connection, alias: str, kinds: tuple[str, ...]):
+    row = conn.execute(Q.id_by_alias, {"alias": alias, "kinds": list(kinds)}).fetchone()
+    return row["customer_id"] if row else None
+
+
+def merge_aliases(conn: Connection, into, merged) -> None:
+    conn.execute(Q.merge_aliases, {"into": into, "merged": merged})
+
+
+def current_id(conn: Connection, customer_id):
+    row = conn.execute(Q.current_id, {"customer_id": customer_id}).fetchone()
     return row["customer_id"] if row else None
 
 
@@ -148,8 +157,8 @@ def delivered_hooks(conn: Connection, event_id) -> set[str]:
 def record_delivery(conn: Connection, event_id, hook: str, status: str, error: str | None = None) -> None:
     conn.execute(Q.record_delivery, {"event_id": event_id, "hook": hook, "status": status, "error": error})
 
-def erase(conn: Connection, customer_id):
-    return conn.execute(Q.erase, {"customer_id": customer_id}).fetchone()["erased_at"]
+def erase(conn: Connection, customer_id, merged_into=None):
+    return conn.execute(Q.erase, {"customer_id": customer_id, "merged_into": merged_into}).fetchone()["erased_at"]
 
 
 def erased_at(conn: Connection, customer_id):

@@ -76,3 +76,7 @@ WITH old AS (
     FOR UPDATE SKIP LOCKED
 )
 DELETE FROM inbound_events e USING old WHERE e.event_id = old.event_id
+
+-- name: merge
+-- A merge (customers.service.merge): the events that named the duplicate name the customer it became.
+UPDATE inbound_events SET customer_id = %(into)s WHERE customer_id = %(merged)s

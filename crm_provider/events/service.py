@@ -96,7 +96,8 @@ def resolve_customer(conn: Connection, order: dict) -> tuple[uuid.UUID | None, s
                 if customer_id:
                     return customer_id, None
                 continue
-            if customers.exists(conn, customer_id):
+            customer_id = customers.current_id(conn, customer_id)  # a merged duplicate's: the customer it became
+            if customer_id:
                 return customer_id, None
         else:
             customer_id = customers.id_by_member_number(conn, value)
@@ -201,4 +202,4 @@ def trim(conn: Connection, retention_days: int, now: datetime | None = None) -> 
             return deleted
 
 
-personal_data.register("sitoo_events", export=store.personal_data)
+personal_data.register("sitoo_events", export=store.personal_data, merge=store.merge)

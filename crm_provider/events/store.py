@@ -58,3 +58,7 @@ def personal_data(conn: Connection, customer_id) -> list:
 
 def trim_handled(conn: Connection, before, limit: int) -> int:
     return conn.execute(Q.trim_handled, {"before": before, "limit": limit}).rowcount
+
+
+def merge(conn: Connection, into, merged) -> None:
+    conn.execute(Q.merge, {"into": into, "merged": merged})

@@ -266,3 +266,15 @@ SELECT jsonb_build_object(
                               FROM bonus_checks b WHERE b.customer_id = %(customer_id)s), '[]'),
     'redeems', COALESCE((SELECT jsonb_agg(to_jsonb(r) - 'customer_id' ORDER BY r.created_at, r.redeem_id)
                          FROM redeems r WHERE r.customer_id = %(customer_id)s), '[]')) AS held
+
+-- name: merge_items
+-- A merge (customers.service.merge): the duplicate's promotions, bonus checks, redeems and the conflicts its
+-- purchases met become the customer's.
+WITH promotions AS (UPDATE promotions SET customer_id = %(into)s WHERE customer_id = %(merged)s),
+     bonus_checks AS (UPDATE bonus_checks SET customer_id = %(into)s WHERE customer_id = %(merged)s),
+     conflicts AS (UPDATE item_conflicts SET customer_id = %(into)s WHERE customer_id = %(merged)s)
+UPDATE redeems SET customer_id = %(into)s WHERE customer_id = %(merged)s
+
+-- name: merged_into
+-- The customer a merged duplicate became (its row names it).
+SELECT merged_into FROM customers WHERE customer_id = %(customer_id)s AND merged_into IS NOT NULL

@@ -139,3 +139,12 @@ def undo(conn: Connection, redeem_id: str, customer_id, item_ids: dict[str, list
 
 def personal_data(conn: Connection, customer_id) -> dict:
     return conn.execute(Q.personal_data, {"customer_id": customer_id}).fetchone()["held"]
+
+
+def merge(conn: Connection, into, merged) -> None:
+    conn.execute(Q.merge_items, {"into": into, "merged": merged})
+
+
+def merged_into(conn: Connection, customer_id):
+    row = conn.execute(Q.merged_into, {"customer_id": customer_id}).fetchone()
+    return row["merged_into"] if row else None

@@ -199,3 +199,18 @@ WHERE points_accounts.balance <> excluded.balance
 
 -- name: export_balance
 SELECT a.balance FROM points_accounts a WHERE a.customer_id = c.customer_id
+
+-- A merge (customers.service.merge): the duplicate's points become the customer's, its ledger rows with them
+-- (each keeps its cause and time: the windows and the expiry go on counting them), and its balance and
+-- shortfall are added to the customer's.
+
+-- name: merge_ledger
+WITH orders AS (UPDATE points_orders SET customer_id = %(into)s WHERE customer_id = %(merged)s)
+UPDATE points_ledger SET customer_id = %(into)s WHERE customer_id = %(merged)s
+
+-- name: merge_account
+WITH gone AS (DELETE FROM points_accounts WHERE customer_id = %(merged)s RETURNING balance, shortfall)
+INSERT INTO points_accounts (customer_id, balance, shortfall)
+SELECT %(into)s, balance, shortfall FROM gone
+ON CONFLICT (customer_id) DO UPDATE SET balance = points_accounts.balance + excluded.balance,
+    shortfall = points_accounts.shortfall + excluded.shortfall, updated_at = now()

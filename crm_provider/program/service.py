@@ -339,6 +339,15 @@ class ProgramSections:
 
     sections_sql = store.Q.card_sections
 
-personal_data.register("points", export=store.personal_data)
+def _merge(conn: Connection, into: uuid.UUID, merged: uuid.UUID) -> None:
+    """A merge: the duplicate's ledger and balance become the customer's, and the tier and card's figures
+    are computed again over the whole ledger (no conversion: that waits for the next purchase)."""
+    store.merge(conn, into, merged)
+    current = store.current_version(conn)
+    if current is not None:
+        _set_standing(conn, into, current, datetime.now(timezone.utc))
+
+
+personal_data.register("points", export=store.personal_data, merge=_merge)
 customer_columns.register("bonus_points", parse=_points_cell, load=import_opening_balances,
                           export=store.Q.export_balance)

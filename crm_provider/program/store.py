@@ -99,3 +99,9 @@ def import_owing(conn: Connection) -> list[dict]:
 
 def import_opening_balances(conn: Connection) -> None:
     conn.execute(Q.import_opening_balances)
+
+
+def merge(conn: Connection, into, merged) -> None:
+    params = {"into": into, "merged": merged}
+    conn.execute(Q.merge_ledger, params)
+    conn.execute(Q.merge_account, params)

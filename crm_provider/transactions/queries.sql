@@ -79,3 +79,7 @@ HAVING count(*) > 0
 -- Every transaction of the customer as stored (the export); an erasure keeps them (accounting).
 SELECT COALESCE(jsonb_agg(to_jsonb(t) - 'customer_id' ORDER BY t.date_created, t.transaction_id), '[]') AS held
 FROM transactions t WHERE t.customer_id = %(customer_id)s
+
+-- name: merge
+-- A merge (customers.service.merge): the duplicate's purchase history becomes the customer's.
+UPDATE transactions SET customer_id = %(into)s WHERE customer_id = %(merged)s

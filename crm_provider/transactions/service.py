@@ -117,4 +117,4 @@ class PurchasesSections:
 
     sections_sql = store.Q.purchases_sections
 
-personal_data.register("transactions", export=store.personal_data)
+personal_data.register("transactions", export=store.personal_data, merge=store.merge)

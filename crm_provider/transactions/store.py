@@ -45,3 +45,7 @@ def count_orders(conn: Connection, customer_id=None) -> int:
 
 def personal_data(conn: Connection, customer_id) -> list:
     return conn.execute(Q.personal_data, {"customer_id": customer_id}).fetchone()["held"]
+
+
+def merge(conn: Connection, into, merged) -> None:
+    conn.execute(Q.merge, {"into": into, "merged": merged})
