@@ -23,6 +23,9 @@ import psycopg
 
 _NAME = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
 _INCLUDE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+# Comment lines after a statement introduce the next ones: not part of it (a fragment filled into another
+# statement would otherwise comment out what follows it there).
+_TRAILING_COMMENTS = re.compile(r"(\n\s*--[^\n]*)+\s*$")
 _PLACEHOLDER = re.compile(r"%%|%\(([A-Za-z_][A-Za-z0-9_]*)\)s|%")
 
 
@@ -32,7 +35,7 @@ def parse(text: str) -> dict[str, str]:
     for name, body in zip(parts[1::2], parts[2::2]):
         if name in queries:
             raise ValueError(f"query {name!r} is defined twice")
-        queries[name] = body.strip().rstrip(";")
+        queries[name] = _TRAILING_COMMENTS.sub("", body.strip()).rstrip(";")
     resolved: dict[str, str] = {}
 
     def resolve(name: str, using: tuple[str, ...] = ()) -> str:

@@ -12,6 +12,12 @@ def test_a_statement_includes_another_of_its_file_and_leaves_other_braces():
         sql.parse("-- name: a\n{b}\n-- name: b\n{a}\n")
 
 
+def test_the_comment_lines_after_a_statement_are_not_part_of_it():
+    """They introduce the next statements; a fragment filled into another must not comment out its rest."""
+    queries = sql.parse("-- name: part\nc.balance\n\n-- The statements below:\n-- more\n\n-- name: b\nSELECT 2\n")
+    assert queries == {"part": "c.balance", "b": "SELECT 2"}
+
+
 def test_fill_refuses_a_brace_left_empty():
     assert sql.fill("SELECT {a}", {"a": "1"}) == "SELECT 1"
     with pytest.raises(ValueError, match="no SQL for b"):

@@ -482,7 +482,7 @@ def export_rows(conn: Connection, columns: list[str]) -> Iterator[dict]:
     registered = customer_columns.columns()
     statement = sql.fill(Q.export, {
         "choices": ", " + catalog.EXPORT_PARTS,
-        "columns": "".join(f", ({column.export})::text AS \"{column.name}\"" for column in registered),
+        "columns": "".join(f", ({column.export}\n)::text AS \"{column.name}\"" for column in registered),
     })
     options = [name[len(OPTION):] for name in columns if name.startswith(OPTION)]
     with conn.cursor(name="customer_export") as cursor:
