@@ -42,14 +42,12 @@ WHERE c.customer_id = %(customer_id)s AND c.erased_at IS NULL
 
 -- name: find_by_member_number
 -- A live customer's member number; else that of a duplicate merged into a live customer (its alias, looked up
--- only when no customer holds the number: the union stops at its first row).
+-- only when no customer holds the number: COALESCE evaluates its second argument only then).
 {read}
-WHERE c.member_number = %(key)s AND c.erased_at IS NULL
-UNION ALL
-{read}
-WHERE c.customer_id = (SELECT a.customer_id FROM customer_aliases a WHERE a.alias = %(key)s AND a.kind = 'merge')
+WHERE c.customer_id = COALESCE(
+        (SELECT m.customer_id FROM customers m WHERE m.member_number = %(key)s AND m.erased_at IS NULL),
+        (SELECT a.customer_id FROM customer_aliases a WHERE a.alias = %(key)s AND a.kind = 'merge'))
   AND c.erased_at IS NULL
-LIMIT 1
 
 -- name: find_by_email
 {read}
