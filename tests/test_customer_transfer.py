@@ -99,7 +99,7 @@ def test_every_kind_of_bad_row_is_reported_by_line_and_reason(database_url, tmp_
         ",8003,,taken@example.com,,,,,,,,,,,new-york-rangers,,,,,",    # 4: a customer's email
         ",8004,,,,,,12345,,,,,,,new-york-rangers,,,,,",                # 5: no phone number
         ",8005,,,,,,,,,,,,,,,,,,",                                     # 6: the required option
-        ",8006,,,,,,,,,,,,unknown,new-york-rangers,,,,,",              # 7: a consent nobody offers
+        ",8006,,,,,,,,,,,,ann@example.com,new-york-rangers,,,,,",      # 7: a consent nobody offers
         ",8007,,,,,,,,,,,,,new-york-rangers,purple,x,,,",              # 8: a status colour
         ",8008,yesterday,,,,,,,,,,,,new-york-rangers,,,,,",            # 9: created
         ",8009,,,,,,,,,,,,,new-york-rangers,,,,,-5",                   # 10: points
@@ -115,13 +115,14 @@ def test_every_kind_of_bad_row_is_reported_by_line_and_reason(database_url, tmp_
         "4": "email: another customer has this email",
         "5": "mobile: Not a valid phone number.",
         "6": "additional_options: required option fav-nhl-team has no value.",
-        "7": "consents: unknown consent id unknown.",
+        "7": "consents: a consent id the catalogue does not offer.",
         "8": "status.color: Must be one of: red, orange, green.",
         "9": "created: Not a valid date and time (ISO 8601).",
         "10": "bonus_points: Must be a whole number of points from 0 to 2147483647.",
         "11": "5 cells, and the header has 20 columns",
         "12": "member_number: an earlier row of the file has this member number",
     }
+    assert "ann@example.com" not in ran.output and "ann@example.com" not in (tmp_path / "report.csv").read_text()
     assert count(conn, "customers") == 1
 
 

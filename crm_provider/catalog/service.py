@@ -48,10 +48,10 @@ def _at_most(field: str, items: list) -> None:
         raise BadRequest(f"{field}: At most {LIST_ITEMS} entries.")
 
 
-def _unique(field: str, ids: list[str]) -> None:
+def _unique(field: str, ids: list[str], quote: bool = True) -> None:
     repeated = sorted(i for i, n in Counter(ids).items() if n > 1)
     if repeated:
-        raise BadRequest(f"{field}: {', '.join(repeated)} given more than once.")
+        raise BadRequest(f"{field}: {', '.join(repeated) if quote else 'an id is'} given more than once.")
 
 
 def check_choices(conn: Connection, consent_ids: list[str] | None, option_values: list[dict] | None,
@@ -72,13 +72,15 @@ def offered(conn: Connection) -> dict:
 
 
 def check_offered(offered: dict, consent_ids: list[str] | None, option_values: list[dict] | None,
-                  *, creating: bool) -> None:
-    """check_choices against catalogues read once (`offered`), for an import's rows."""
+                  *, creating: bool, quote: bool = True) -> None:
+    """check_choices against catalogues read once (`offered`), for an import's rows; `quote=False`: the
+    errors do not repeat the ids refused (an import's report names no value of its file)."""
     if consent_ids:
-        _unique("consents", consent_ids)
+        _unique("consents", consent_ids, quote)
         unknown = [c for c in consent_ids if c not in offered["consent_ids"]]
         if unknown:
-            raise BadRequest(f"consents: unknown consent id {', '.join(unknown)}.")
+            raise BadRequest(f"consents: unknown consent id {', '.join(unknown)}." if quote
+                             else "consents: a consent id the catalogue does not offer.")
     options = offered["options"]
     if option_values is None and creating:
         option_values = []
@@ -86,7 +88,7 @@ def check_offered(offered: dict, consent_ids: list[str] | None, option_values: l
         return
     _unique("additional_options", [v["id"] for v in option_values])
     for index, value in enumerate(option_values):
-        _check_option_value(f"additional_options[{index}]", value, options.get(value["id"]))
+        _check_option_value(f"additional_options[{index}]", value, options.get(value["id"]), quote)
     given = {v["id"] for v in option_values if v.get("enum_values") or v.get("text")}
     missing = sorted(option_id for option_id, o in options.items() if o["required"] and option_id not in given)
     if missing:
@@ -122,7 +124,7 @@ def _trace() -> dict:
     return {**audit.trace(), "credential": g.get("credential")}
 
 
-def _check_option_value(field: str, value: dict, option: dict | None) -> None:
+def _check_option_value(field: str, value: dict, option: dict | None, quote: bool = True) -> None:
     if option is None:
         raise BadRequest(f"{field}.id: unknown additional option {value['id']}.")
     enum_values = value.get("enum_values") or []
@@ -136,7 +138,8 @@ def _check_option_value(field: str, value: dict, option: dict | None) -> None:
         raise BadRequest(f"{field}.enum_values: a value is given more than once.")
     not_offered = [e for e in enum_values if e not in option["enum_ids"]]
     if not_offered:
-        raise BadRequest(f"{field}.enum_values: {', '.join(not_offered)} is not offered by option {value['id']}.")
+        raise BadRequest(f"{field}.enum_values: {', '.join(not_offered) if quote else 'a value'} is not offered by "
+                         f"option {value['id']}.")
     if option["type"] == "enum-single" and len(enum_values) > 1:
         raise BadRequest(f"{field}.enum_values: option {value['id']} takes one value (enum-single).")
 

@@ -372,13 +372,13 @@ def _as_new(line: int, record: dict, offered: dict, keyring, digits: int | None)
     profile, customer, back_office = record["profile"], record["customer"], record["back_office"]
     consents, options = customer.get("consents"), customer.get("additional_options")
     try:
-        catalog.check_offered(offered, consents, options, creating=False)
+        catalog.check_offered(offered, consents, options, creating=False, quote=False)
     except BadRequest as error:
         raise Rejected(error.text) from None
     new_rejected = None
     if options is None:  # a new customer needs the required options, an update keeps its values
         try:
-            catalog.check_offered(offered, consents, options, creating=True)
+            catalog.check_offered(offered, consents, options, creating=True, quote=False)
         except BadRequest as error:
             new_rejected = error.text
     customer_id = record["given_id"] or uuid.uuid4()
