@@ -85,7 +85,7 @@ def timed(command: list[str], env: dict, stdout=subprocess.DEVNULL) -> tuple[flo
     return float(seconds), int(rss_kib) / 1024, rest
 
 
-def check_floor(path: Path, rows: int = 20_000) -> float:
+def check_floor(url: str, path: Path, rows: int = 20_000) -> float:
     """CPU µs per row of the rows' checks alone (the POST's schema and normalisation, the catalogues, the
     sealing), in this one process, over the file's first `rows` rows: the floor the import's other work
     stands on."""
@@ -94,10 +94,8 @@ def check_floor(path: Path, rows: int = 20_000) -> float:
     import crm_provider.program.service  # noqa: F401  (registers bonus_points)
     from crm_provider.customers import transfer
 
-    offered = {"consent_ids": [c["consent_id"] for c in EXAMPLES["Get Consents"]["response"]],
-               "options": {o["id"]: {"type": o["type"], "required": o.get("required", False),
-                                     "enum_ids": [e["id"] for e in o.get("enum_options", [])]}
-                           for section in EXAMPLES["Get Additional Options"]["response"] for o in section["options"]}}
+    with db.connect(url) as conn:
+        offered = catalog.offered(conn)
     with path.open(newline="", encoding="utf-8") as text:
         reader = csv.reader(text)
         header = transfer.Header.check(next(reader), offered)
@@ -122,8 +120,8 @@ def main(argv=None) -> int:
     for rows in args.rows:
         path = work / f"customers-{rows}.csv"
         write_file(path, rows)
-        floor_us = check_floor(path)
         fresh_database(url)
+        floor_us = check_floor(url, path)
         with (work / "import.out").open("w") as out:
             seconds, rss, _ = timed([sys.executable, "-m", "crm_provider", "customers", "import", str(path)], env,
                                     stdout=out)

@@ -40,14 +40,17 @@ SELECT c.customer_id, {document}::text AS document, c.personal_id_key, c.persona
 {read}
 WHERE c.customer_id = %(customer_id)s AND c.erased_at IS NULL
 
+-- name: member_number_holder
+-- The customer a member number names: the live customer holding it; else the customer a duplicate holding it
+-- was merged into (its alias, looked up only when no customer holds the number: COALESCE evaluates its second
+-- argument only then). The searches and the events area resolve member numbers by this rule alone.
+COALESCE(
+    (SELECT m.customer_id FROM customers m WHERE m.member_number = %(key)s AND m.erased_at IS NULL),
+    (SELECT a.customer_id FROM customer_aliases a WHERE a.alias = %(key)s AND a.kind = 'merge'))
+
 -- name: find_by_member_number
--- A live customer's member number; else that of a duplicate merged into a live customer (its alias, looked up
--- only when no customer holds the number: COALESCE evaluates its second argument only then).
 {read}
-WHERE c.customer_id = COALESCE(
-        (SELECT m.customer_id FROM customers m WHERE m.member_number = %(key)s AND m.erased_at IS NULL),
-        (SELECT a.customer_id FROM customer_aliases a WHERE a.alias = %(key)s AND a.kind = 'merge'))
-  AND c.erased_at IS NULL
+WHERE c.customer_id = {member_number_holder} AND c.erased_at IS NULL
 
 -- name: find_by_email
 {read}
@@ -71,12 +74,7 @@ ORDER BY c.updated_at DESC LIMIT 1
 SELECT 1 AS found FROM customers WHERE customer_id = %(customer_id)s AND erased_at IS NULL
 
 -- name: id_by_member_number
--- As find_by_member_number: a live customer's, else a merged duplicate's.
-SELECT customer_id FROM customers WHERE member_number = %(member_number)s AND erased_at IS NULL
-UNION ALL
-SELECT a.customer_id FROM customer_aliases a JOIN customers c USING (customer_id)
-WHERE a.alias = %(member_number)s AND a.kind = 'merge' AND c.erased_at IS NULL
-LIMIT 1
+SELECT c.customer_id FROM customers c WHERE c.customer_id = {member_number_holder} AND c.erased_at IS NULL
 
 -- name: id_by_alias
 -- The live customer an alias of one of `kinds` names: an old system's id kept by an import, or the member
@@ -85,23 +83,20 @@ SELECT a.customer_id FROM customer_aliases a JOIN customers c USING (customer_id
 WHERE a.alias = %(alias)s AND a.kind = ANY(%(kinds)s::text[]) AND c.erased_at IS NULL
 
 -- name: merge_aliases
--- A merge: the duplicate's aliases become the customer's, and its member number (printed on a card) one more.
-WITH moved AS (UPDATE customer_aliases SET customer_id = %(into)s WHERE customer_id = %(merged)s)
+-- A merge: the duplicate's aliases become the customer's, and its member number (printed on a card) one more;
+-- the duplicates merged into it before name the customer now (so a merged id is one step from the live
+-- customer: current_id).
+WITH moved AS (UPDATE customer_aliases SET customer_id = %(into)s WHERE customer_id = %(merged)s),
+     earlier AS (UPDATE customers SET merged_into = %(into)s WHERE merged_into = %(merged)s)
 INSERT INTO customer_aliases (alias, customer_id, kind)
 SELECT member_number, %(into)s, 'merge' FROM customers WHERE customer_id = %(merged)s
 ON CONFLICT (alias) DO UPDATE SET customer_id = excluded.customer_id, kind = excluded.kind
 
 -- name: current_id
--- The customer an id names now: itself while live, else the one it was merged into, followed (a chain of at
--- most ten merges); none for an erased one.
-WITH RECURSIVE chain (customer_id, merged_into, erased_at, depth) AS (
-    SELECT customer_id, merged_into, erased_at, 0 FROM customers WHERE customer_id = %(customer_id)s
-    UNION ALL
-    SELECT c.customer_id, c.merged_into, c.erased_at, chain.depth + 1
-    FROM chain JOIN customers c ON c.customer_id = chain.merged_into
-    WHERE chain.depth < 10
-)
-SELECT customer_id FROM chain WHERE erased_at IS NULL
+-- The customer an id names now: itself while live, else the one it was merged into; none for an erased one.
+SELECT live.customer_id FROM customers c
+JOIN customers live ON live.customer_id = COALESCE(c.merged_into, c.customer_id)
+WHERE c.customer_id = %(customer_id)s AND live.erased_at IS NULL
 
 -- name: search_keys
 -- A customer's own search keys as stored (its personal id sealed or in plain), for the areas that hold records

@@ -79,7 +79,7 @@ def exists(conn: Connection, customer_id) -> bool:
 
 
 def id_by_member_number(conn: Connection, member_number: str):
-    row = conn.execute(Q.id_by_member_number, {"member_number": member_number}).fetchone()
+    row = conn.execute(Q.id_by_member_number, {"key": member_number}).fetchone()
     return row["customer_id"] if row else None
 
 

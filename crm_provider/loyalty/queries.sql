@@ -276,5 +276,5 @@ WITH promotions AS (UPDATE promotions SET customer_id = %(into)s WHERE customer_
 UPDATE redeems SET customer_id = %(into)s WHERE customer_id = %(merged)s
 
 -- name: merged_into
--- The customer a merged duplicate became (its row names it).
+-- The customer a merged duplicate became (its row names it; a merge re-points the duplicates merged before).
 SELECT merged_into FROM customers WHERE customer_id = %(customer_id)s AND merged_into IS NOT NULL

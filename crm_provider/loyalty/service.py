@@ -129,18 +129,11 @@ def redeem(conn: Connection, customer_id: uuid.UUID, bonus_checks: list[str], pr
     return _redeem_object(redeem_id, item_ids)
 
 
-MERGES_FOLLOWED = 10  # a duplicate merged into one merged later, and so on: a chain this long at most
-
-
 def undo(conn: Connection, customer_id: uuid.UUID, redeem_id: str) -> dict:
     """Give back every item of a redeem. Refused (409) when it was undone already or when a purchase has
     consumed one of its items since; then nothing changes. A redeem made by a customer since merged into
     another (customers.service.merge) is undone under the customer it became: the till still has the old id."""
-    for _ in range(MERGES_FOLLOWED):
-        merged_into = store.merged_into(conn, customer_id)
-        if merged_into is None:
-            break
-        customer_id = merged_into
+    customer_id = store.merged_into(conn, customer_id) or customer_id
     _lock_customer(conn, customer_id)
     found = store.lock_redeem(conn, customer_id, redeem_id.upper())
     if found is None:
