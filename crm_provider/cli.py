@@ -182,7 +182,7 @@ def keys_rotate():
 
 @main.group("audit")
 def audit_group():
-    """The audit log's tamper evidence."""
+    """The audit log's tamper evidence and its months."""
 
 
 @audit_group.command("seal")
@@ -192,6 +192,15 @@ def audit_seal():
 
     with db.connect(_prepare_database(_settings()), autocommit=True) as conn:
         log.info("audit rows sealed: %s", chain.seal(conn))
+
+
+@audit_group.command("partition")
+def audit_partition():
+    """Move an audit log from before partitioning (migration 0018) into monthly partitions, online, while the
+    service writes on; run again, an interrupted move goes on where it stopped."""
+    with db.connect(_prepare_database(_settings()), autocommit=True) as conn:
+        _move_audit_log(conn)
+    click.echo("the audit log is partitioned by month")
 
 
 @audit_group.command("verify")
@@ -358,14 +367,41 @@ def lookup_import(csv_file: Path, append: bool):
 
 @main.command("maintenance")
 def maintenance():
-    """Trim what the retention settings let go: the handled Sitoo events older than CRM_EVENTS_RETENTION_DAYS
-    (default 30), in batches; the worker does it daily. Safe when two run at once."""
+    """Trim what the retention settings let go, as the database owner (the worker does the part the service's
+    role may, daily): the handled Sitoo events older than CRM_EVENTS_RETENTION_DAYS (default 30), in batches;
+    the audit log's months that ended more than CRM_AUDIT_RETENTION_MONTHS ago (default 13), after moving a log
+    from before partitioning into partitions and adding the coming months'. Safe when two run at once."""
+    import psycopg
+
+    from .audit import partitions
     from .events import service as events
 
     settings = _settings()
     with db.connect(_prepare_database(settings), autocommit=True) as conn:
         trimmed = events.trim(conn, settings.events_retention_days)
-    click.echo(f"handled events older than {settings.events_retention_days} days deleted: {trimmed}")
+        click.echo(f"handled events older than {settings.events_retention_days} days deleted: {trimmed}")
+        try:
+            _move_audit_log(conn)
+            added = partitions.ensure(conn)
+            dropped = partitions.drop_expired(conn, settings.audit_retention_months)
+        except psycopg.errors.InsufficientPrivilege:
+            raise click.ClickException("the audit log's months are the database owner's to drop: run "
+                                       "`crm-provider maintenance` with the owner's DATABASE_URL") from None
+    click.echo(f"audit log months added: {len(added)}; dropped (older than {settings.audit_retention_months} "
+               f"months): {', '.join(dropped) or 'none'}")
+
+
+def _move_audit_log(conn) -> None:
+    from .audit import partitions
+
+    with click.progressbar(length=1, label="moving the audit log into partitions", file=sys.stderr) as bar:
+        def progress(copied: int, total: int) -> None:
+            bar.length = max(total, 1)
+            bar.update(copied - bar.pos)
+
+        moved = partitions.move(conn, progress)
+    if moved:
+        click.echo("audit log moved into partitions")
 
 
 @main.group("program")

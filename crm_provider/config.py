@@ -90,6 +90,13 @@ def _retention_days(spec: str) -> int:
     return days
 
 
+def _retention_months(spec: str) -> int:
+    months = int(spec)
+    if months < 1:
+        raise ValueError("CRM_AUDIT_RETENTION_MONTHS is 1 or more")
+    return months
+
+
 def _names(spec: str) -> tuple[str, ...]:
     """A comma-separated list of plugin names (plugins.py)."""
     return tuple(name.strip() for name in spec.split(",") if name.strip())
@@ -136,6 +143,7 @@ class Settings:
     events_retry_max_seconds: float = 3600.0
     events_max_attempts: int = 30
     events_retention_days: int = 30  # handled events kept in the inbox (`crm-provider maintenance`)
+    audit_retention_months: int = 13  # whole months of the audit log kept (`crm-provider maintenance`)
     # Extension points (plugins.py). Settings built in code (tests, embedding) get no providers; the
     # environment's default adds the built-in `purchases` section (from_env).
     lookup_provider: str | None = None
@@ -195,6 +203,8 @@ class Settings:
             events_retry_max_seconds=float(env.get("CRM_EVENTS_RETRY_MAX_SECONDS", d.events_retry_max_seconds)),
             events_max_attempts=int(env.get("CRM_EVENTS_MAX_ATTEMPTS", d.events_max_attempts)),
             events_retention_days=_retention_days(env.get("CRM_EVENTS_RETENTION_DAYS", str(d.events_retention_days))),
+            audit_retention_months=_retention_months(
+                env.get("CRM_AUDIT_RETENTION_MONTHS", str(d.audit_retention_months))),
             lookup_provider=env.get("CRM_LOOKUP_PROVIDER", "").strip() or None,
             sections_providers=_names(env.get("CRM_SECTIONS_PROVIDERS", "purchases,program")),
             customer_hooks=_names(env.get("CRM_CUSTOMER_HOOKS", "")),

@@ -91,6 +91,18 @@ def conn(database_url):
         yield conn
 
 
+@pytest.fixture
+def audit_months(conn):
+    """`audit_months(since)`: the audit log's monthly partitions from `since` on (partitions.ensure); those it
+    added are dropped at the end."""
+    from crm_provider.audit import partitions
+
+    added = []
+    yield lambda since: added.extend(partitions.ensure(conn, since=since))
+    for month in added:
+        conn.execute(f"DROP TABLE IF EXISTS audit_log_{month:%Y_%m}")
+
+
 @pytest.fixture(scope="session")
 def data_tables(database_url) -> list[str]:
     """Every table of the application's schema, read from the catalogue once the schema is at head."""

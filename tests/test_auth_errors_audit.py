@@ -3,6 +3,7 @@
 import json
 import logging
 import uuid
+from datetime import datetime, timedelta, timezone
 
 import psycopg
 import pytest
@@ -201,11 +202,13 @@ def test_admin_audit_reads_newest_first_with_filters(spi, admin, demo_data):
     assert admin.get("/admin/audit?limit=abc").status_code == 400
 
 
-def test_each_audit_filter_reads_by_an_index_on_a_million_rows(conn):
-    """A year of a chain's audit log, in its proportions: each filter of GET /admin/audit, alone and with
-    the others, is answered through an index of the log, never by scanning it."""
+def test_each_audit_filter_reads_by_an_index_on_a_million_rows(conn, audit_months):
+    """A year of a chain's audit log, in its proportions and its monthly partitions: each filter of GET
+    /admin/audit, alone and with the others, is answered through an index of each month, never by scanning one
+    (but an empty month's, which costs nothing)."""
     from crm_provider.audit import store
 
+    audit_months(datetime.now(timezone.utc) - timedelta(days=350))
     conn.execute("""
         INSERT INTO audit_log (at, operation, customer_id, http_status, request_id, credential, authenticated,
                                store_id, staff_id, register_id)
@@ -228,10 +231,17 @@ def test_each_audit_filter_reads_by_an_index_on_a_million_rows(conn):
             [plan] = conn.execute("EXPLAIN (FORMAT JSON) " + query,
                                   {**{name: values[name] for name in given}, "limit": 100}).fetchone()["QUERY PLAN"]
             text = json.dumps(plan)
-            assert "Seq Scan" not in text and "Index" in text, (given, text)
+            assert "Index" in text and all(node["Total Cost"] == 0 for node in nodes(plan["Plan"])
+                                           if node["Node Type"] == "Seq Scan"), (given, text)
             # a page is never a walk through the log: the rows a filter names are found by its index (two
             # filters' together), or near the newest end of the log when the filter names many
             assert plan["Plan"]["Total Cost"] < scan["Total Cost"] / 10, (given, text)
+
+
+def nodes(plan: dict):
+    yield plan
+    for child in plan.get("Plans", ()):
+        yield from nodes(child)
 
 
 def md5(text: str) -> str:

@@ -92,6 +92,12 @@ def test_migrations_run_as_a_job_and_the_worker_as_its_own_deployment():
         assert "database-url" in keys and "owner-database-url" not in keys
     (worker,) = containers(found[("Deployment", "crm-provider-worker")])
     assert worker["command"] == ["crm-provider", "worker"]
+    # the retention drops audit months, which only the owner may
+    (maintenance,) = found[("CronJob", "crm-provider-maintenance")]["spec"]["jobTemplate"]["spec"]["template"][
+        "spec"]["containers"]
+    assert maintenance["command"] == ["crm-provider", "maintenance"]
+    assert {"name": "DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": "crm-provider", "key": "owner-database-url"}}
+            } in maintenance["env"]
 
 
 def test_secrets_are_referenced_never_inlined():

@@ -353,6 +353,8 @@ def app_role_url(database_url):
     "UPDATE audit_log SET http_status = 200",
     "DELETE FROM audit_log",
     "ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only",
+    "DROP TABLE audit_log_default",
+    "ALTER TABLE audit_log DETACH PARTITION audit_log_default",
     "DROP TABLE points_ledger",
     "ALTER TABLE customers ADD COLUMN intruder int",
     "CREATE FUNCTION intruder() RETURNS int LANGUAGE sql AS 'SELECT 1'",

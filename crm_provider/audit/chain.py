@@ -2,12 +2,12 @@
 
 `seal` (run by the worker every minute, audit/worker.py) takes the rows after the chain's head in id order and
 stores for each `digest = SHA-256(previous digest || the row's canonical text)`, starting from GENESIS (or from
-an anchor, where old rows were removed on purpose). Rows are sealed once they are `SETTLE_SECONDS` old: an id
+an anchor, where old rows were removed on purpose: a month dropped by partitions.drop_expired). Rows are sealed once they are `SETTLE_SECONDS` old: an id
 is taken at insert and a request's row commits with it, so after that no row with a smaller id can still
 appear. Chaining at insert instead would serialise every request on the chain's head.
 
 `verify` (`crm-provider audit verify`) recomputes the chain: a sealed row whose text changed is `altered`,
-one that is gone is `removed`, one below the head without a seal is `unsealed`. Someone who can rewrite both
+one that is gone is `removed` (unless an anchor at its id says that the retention removed it), one below the head without a seal is `unsealed`. Someone who can rewrite both
 the rows and every digest after them (the database owner) can forge a chain; against that, `seal` logs the
 head's digest each time, so the logs outside the database hold the chain's past heads to compare.
 """
@@ -76,7 +76,8 @@ def verify(conn: Connection) -> list[dict]:
             for row in cursor:
                 digest = bytes(row["digest"])
                 if row["canonical"] is None:
-                    problems.append({"audit_id": row["audit_id"], "problem": "removed"})
+                    if not row["anchored"]:
+                        problems.append({"audit_id": row["audit_id"], "problem": "removed"})
                 elif hashlib.sha256(previous + row["canonical"].encode()).digest() != digest:
                     problems.append({"audit_id": row["audit_id"], "problem": "altered"})
                 previous = digest  # one altered row is one finding, not every row after it

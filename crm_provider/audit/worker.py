@@ -1,13 +1,14 @@
 """The audit area's part of `crm-provider worker` (crm_provider/worker.py): sealing the audit log into its hash
-chain (chain.py) every minute. procrastinate defers one job per minute whatever the number of workers, and a
-seal is safe when two run at once."""
+chain (chain.py) every minute, and adding the coming months' partitions daily (partitions.ensure; dropping the
+expired ones is the owner's, `crm-provider maintenance`). procrastinate defers one job per schedule whatever
+the number of workers, and both are safe when two run at once."""
 
 from __future__ import annotations
 
 import procrastinate
 
 from .. import db
-from . import chain
+from . import chain, partitions
 
 QUEUE = "audit"
 
@@ -24,6 +25,12 @@ class Sealer:
         def seal_audit_log(timestamp: int) -> None:
             with self.pool.connection() as conn:
                 chain.seal(conn)
+
+        @app.periodic(cron="30 3 * * *", periodic_id="add-audit-months")
+        @app.task(name="add_audit_months", queue=QUEUE, retry=retry)
+        def add_audit_months(timestamp: int) -> None:
+            with self.pool.connection() as conn:
+                partitions.ensure(conn)
 
     def close(self) -> None:
         self.pool.close()
