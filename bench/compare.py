@@ -72,6 +72,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="an environment variable of the new side's processes (repeatable)")
     parser.add_argument("--program", action="store_true",
                         help="set the demo loyalty program and give every customer a points balance")
+    parser.add_argument("--workshop", action="store_true",
+                        help="give every 10th customer an open Sitoo service order and every 20th a Shopmonkey "
+                             "work order (the workshop's sections, docs/workshop.md)")
     parser.add_argument("--plain-personal-ids", action="store_true",
                         help="seed the personal ids in plain, for an old revision from before migration 0012")
     parser.add_argument("--in-process", type=int, default=0, metavar="N",
@@ -177,6 +180,10 @@ def main(argv=None) -> int:
             conn.execute("INSERT INTO points_accounts (customer_id, balance) "
                          "SELECT customer_id, (random() * 3000)::int FROM customers")
             conn.execute("VACUUM ANALYZE points_accounts")
+    if args.workshop:
+        with db.connect(url, autocommit=True) as conn:
+            conn.execute(WORKSHOP_SEED)
+            conn.execute("VACUUM ANALYZE sitoo_service_orders, shopmonkey_orders")
     old_env, new_env = _env(args.old_env), _env(args.new_env)
     authorization = "Basic " + base64.b64encode(f"{SPI_USER}:{SPI_PASSWORD}".encode()).decode()
     ratios: dict[str, list[float]] = {op.name: [] for op in operations}
@@ -224,6 +231,24 @@ def main(argv=None) -> int:
     return 0
 
 
+# The workshop's sections as the sweep and the Shopmonkey events store them (workshop/service.py).
+WORKSHOP_SEED = """
+WITH numbered AS (SELECT customer_id, row_number() OVER (ORDER BY customer_id) AS n FROM customers),
+sitoo AS (
+    INSERT INTO sitoo_service_orders (service_order_id, revision, state, customer_id, store_id, created,
+                                      card_value, last_sweep)
+    SELECT 'SO' || n, 1, 'service_done', customer_id, 'STORE111', now(),
+           '{"type": "text", "title": "Barlay Shoe: Replace heel, Polish Shoes", "text": "Service done"}', 1
+    FROM numbered WHERE n % 10 = 0
+)
+INSERT INTO shopmonkey_orders (order_id, customer_id, section)
+SELECT 'WO' || n, customer_id,
+       '{"title": "Workshop", "values": [{"type": "text", "title": "Replace brakes", "text": "Authorized · Completed"},
+         {"type": "money", "title": "Total SEK", "value": "1250.50"}]}'
+FROM numbered WHERE n % 20 = 0
+"""
+
+
 def render(args, driver, old_hash: str, new_label: str, seeded, ratios: dict[str, list[float]],
            cpu_ratios: dict[str, list[float]], rows: list[tuple], steady: list[dict], load_at_start: list[float]) -> str:
     host = machine()
@@ -232,7 +257,8 @@ def render(args, driver, old_hash: str, new_label: str, seeded, ratios: dict[str
         "",
         f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} · old: {args.rev} ({old_hash}) "
         f"{' '.join(args.old_env)} · new: {new_label} {' '.join(args.new_env)}"
-        + (" · the demo program, every customer with a points balance" if args.program else ""),
+        + (" · the demo program, every customer with a points balance" if args.program else "")
+        + (" · every 10th customer with a service order, every 20th with a work order" if args.workshop else ""),
         f"- machine: {host['nproc']} CPUs ({host['cpu']}), load average at start {' / '.join(map(str, load_at_start))}",
         f"- {args.size:,} customers (seeded in {seeded.seconds:.1f} s); {args.connections} connections; "
         f"{args.rounds} rounds of {args.duration} s per operation and server after {args.warmup} s of warm-up; "

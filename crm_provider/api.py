@@ -6,7 +6,7 @@
   is a 400.
 - Each operation documents exactly the status codes the contract lists for it, each error with the
   `Error` schema (`Blueprint.documents`), and the HTTP Basic credential of its blueprint's scope (one
-  security scheme per scope: `spi`, `admin`, `events`).
+  security scheme per scope: `spi`, `admin`, `events`, `shopmonkey`).
 - A `fields.OneOfSchema` is documented as `oneOf` its variants, as the contract states it.
 - Swagger UI at `/docs` is served from the `swagger-ui-bundle` package: the page works with no internet.
 """
@@ -58,6 +58,7 @@ SECURITY_SCHEMES = {
     "spi": "Sitoo POS: the credentials the retailer configured in Sitoo for this CRM (CRM_SPI_USERS).",
     "admin": "The back office and its scripts (CRM_ADMIN_USERS).",
     "events": "The Sitoo Events SPI sender (CRM_EVENTS_USERS).",
+    "shopmonkey": "The retailer's Shopmonkey automation or relay (CRM_SHOPMONKEY_USERS).",
 }
 TRACE_HEADERS = [
     {"in": "header", "name": "Store-ID", "required": False, "schema": {"type": "string"},

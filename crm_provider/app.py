@@ -24,11 +24,13 @@ from .ops.routes import metrics_blp
 from .program.routes import admin_blp as program_admin_blp
 from .transactions.routes import admin_blp as transactions_admin_blp
 from .transactions.routes import blp as transactions_blp
+from .workshop.routes import admin_blp as workshop_admin_blp
+from .workshop.routes import blp as workshop_blp
 
 # One line per area: a fork adds its folder and its blueprint here.
 BLUEPRINTS = [customers_blp, catalog_blp, catalog_admin_blp, customers_admin_blp, audit_blp, loyalty_blp,
               loyalty_admin_blp, transactions_blp, transactions_admin_blp, lookup_blp, events_blp, events_admin_blp,
-              program_admin_blp]
+              program_admin_blp, workshop_blp, workshop_admin_blp]
 
 # Probes and metrics: for the platform, not the POS, so kept out of the OpenAPI document.
 OPERATIONS = [ops_blp, metrics_blp]
@@ -67,7 +69,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         app,
         scopes={blueprint.name: blueprint.scope for blueprint in BLUEPRINTS + OPERATIONS if blueprint.scope},
         credential_lists={"spi": settings.spi_users, "admin": settings.admin_users, "events": settings.events_users,
-                          "metrics": settings.metrics_users},
+                          "metrics": settings.metrics_users, "shopmonkey": settings.shopmonkey_users},
         on_failure=limits.failed_sign_in,
     )
     limits.init_app(app)  # after auth: the rate limit is per credential

@@ -468,6 +468,40 @@ def worker(burst: bool):
     jobs.run(url, settings, burst=burst)
 
 
+@main.command("sync-service-orders")
+def sync_service_orders():
+    """Sweep Sitoo's open service orders onto the customer card once (the worker does it every minute); a sweep
+    that stopped goes on from its last page."""
+    from .events.sitoo import SitooError
+    from .workshop import service as workshop
+    from .workshop.clients import ServiceOrdersClient
+
+    settings = _settings()
+    url = _prepare_database(settings)
+    try:
+        client = ServiceOrdersClient.from_settings(settings)
+    except RuntimeError as error:
+        raise click.ClickException(str(error)) from None
+    bar = click.progressbar(length=workshop.PAGE_SIZE, label="service orders", file=sys.stderr)
+
+    def page(seen: int) -> None:
+        bar.length = bar.pos + seen + workshop.PAGE_SIZE  # the API gives no total: a page more than read
+        bar.update(seen)
+
+    try:
+        with db.connect(url, autocommit=True) as conn, bar:
+            try:
+                result = workshop.sweep(conn, client.service_orders, settings.default_region, page)
+            except SitooError as error:
+                workshop.sweep_failed(conn, str(error), lambda failures: 0)
+                raise click.ClickException(f"{error}: run again to go on from the last page read") from None
+    finally:
+        client.close()
+    if result is None:
+        raise click.ClickException("another sweep is running")
+    click.echo(f"sweep {result['sweep']}: {result['closed']} closed, {result['skipped']} skipped")
+
+
 @main.command("sync-orders")
 @click.option("--from-order-id", type=click.IntRange(min=0),
               help="First Sitoo order id to read; without it, go on from where the last run stopped.")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +31,8 @@ def parse_users(spec: str | None) -> dict[str, bytes]:
     return users
 
 
-CREDENTIAL_VARIABLES = ("CRM_SPI_USERS", "CRM_ADMIN_USERS", "CRM_EVENTS_USERS", "CRM_METRICS_USERS")
+CREDENTIAL_VARIABLES = ("CRM_SPI_USERS", "CRM_ADMIN_USERS", "CRM_EVENTS_USERS", "CRM_METRICS_USERS",
+                        "CRM_SHOPMONKEY_USERS")
 MIN_PASSWORD_CHARS = 16
 PLACEHOLDERS = ("change-me", "changeme", "change_me", "password", "secret", "example", "demo", "default")
 
@@ -97,6 +99,14 @@ def _retention_months(spec: str) -> int:
     return months
 
 
+def _currency(spec: str | None) -> str | None:
+    if not spec:
+        return None
+    if not re.fullmatch(r"[A-Z]{3}", spec):
+        raise ValueError("SHOPMONKEY_CURRENCY is an ISO 4217 code (SEK)")
+    return spec
+
+
 def _names(spec: str) -> tuple[str, ...]:
     """A comma-separated list of plugin names (plugins.py)."""
     return tuple(name.strip() for name in spec.split(",") if name.strip())
@@ -136,6 +146,10 @@ class Settings:
     sitoo_api_id: str | None = None
     sitoo_api_password: str | None = field(default=None, repr=False)
     sitoo_timeout: float = 10.0
+    shopmonkey_users: dict[str, bytes] = field(default_factory=dict)  # the Shopmonkey webhook's credentials
+    shopmonkey_api_url: str = "https://api.shopmonkey.cloud"
+    shopmonkey_token: str | None = None
+    shopmonkey_currency: str | None = None  # the work orders' totals; default the loyalty program's
     worker_concurrency: int = 4
     worker_poll_seconds: float = 5.0
     worker_heartbeat_seconds: float = 10.0
@@ -196,6 +210,10 @@ class Settings:
             sitoo_api_id=env.get("SITOO_API_ID") or None,
             sitoo_api_password=env.get("SITOO_API_PASSWORD") or None,
             sitoo_timeout=float(env.get("SITOO_TIMEOUT", d.sitoo_timeout)),
+            shopmonkey_users=parse_users(env.get("CRM_SHOPMONKEY_USERS")),
+            shopmonkey_api_url=env.get("SHOPMONKEY_API_URL", d.shopmonkey_api_url),
+            shopmonkey_token=env.get("SHOPMONKEY_TOKEN") or None,
+            shopmonkey_currency=_currency(env.get("SHOPMONKEY_CURRENCY")),
             worker_concurrency=int(env.get("CRM_WORKER_CONCURRENCY", d.worker_concurrency)),
             worker_poll_seconds=float(env.get("CRM_WORKER_POLL_SECONDS", d.worker_poll_seconds)),
             worker_heartbeat_seconds=float(env.get("CRM_WORKER_HEARTBEAT_SECONDS", d.worker_heartbeat_seconds)),

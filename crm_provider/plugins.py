@@ -39,6 +39,8 @@ BUILTIN = {
     "registry": "crm_provider.lookup.service:RegistryProvider",
     "purchases": "crm_provider.transactions.service:PurchasesSections",
     "program": "crm_provider.program.service:ProgramSections",
+    "sitoo-service-orders": "crm_provider.workshop.service:ServiceOrderSections",
+    "shopmonkey": "crm_provider.workshop.service:ShopmonkeySections",
 }
 
 

@@ -3,9 +3,10 @@
 Each area that has work to do after a request brings its part: the events area processes Sitoo order events
 (events/worker.py, when the Sitoo API is configured), the customers area delivers customer events to the
 customer hooks (customers/hooks.py, when hooks are configured), the loyalty program expires points once a
-day (program/worker.py), and the event inbox is trimmed of old handled events once a day (events/worker.py). A part has a `queue`, a `register(app,
-retry)` that declares its task, and a `close()`. Shared here: the back-off of every retried job, the
-requeueing of the jobs of a worker that died, and the run loop.
+day (program/worker.py), the event inbox is trimmed of old handled events once a day (events/worker.py), and
+the workshop sweeps Sitoo's service orders and reads Shopmonkey's work orders (workshop/worker.py). A part has
+a `queue`, a `register(app, retry)` that declares its task, and a `close()`. Shared here: the back-off of every
+retried job, the requeueing of the jobs of a worker that died, and the run loop.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .customers import hooks
 from .events import worker as events_worker
 from .audit.worker import Sealer
 from .program.worker import DailyExpiry
+from .workshop import worker as workshop_worker
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +77,8 @@ def run(url: str, settings: Settings, *, burst: bool = False, install_signal_han
                       settings.events_max_attempts)
     plugins.use(plugins.load(settings))  # earn rules, customer hooks: as the web process has them
     parts = [part for part in (events_worker.ingestion(url, settings), hooks.delivery(url, settings),
-                               DailyExpiry(url), events_worker.DailyTrim(url, settings), Sealer(url)) if part]
+                               DailyExpiry(url), events_worker.DailyTrim(url, settings), Sealer(url),
+                               *workshop_worker.parts(url, settings)) if part]
     app = make_app(url, settings.worker_concurrency)
     for part in parts:
         part.register(app, backoff)

@@ -6,6 +6,10 @@ Orders are built from the spec's own examples (`sitoo-orders-api.txt`). Failures
 `outage(500)` / `outage(429, retry_after=2)` until `restore()`, `fail(status, times)` for the next requests,
 `delay` seconds before every answer (slow answers), `order_delays` before the reads of some orders,
 `first_read_delay` before the first read of each order.
+
+It also serves `GET /v2/accounts/{account}/serviceorders.json` (the workshop's sweep): the service orders put
+with `put_service_orders`, filtered by `state`, newest first (`-created`), paged by `start_after_id` and `num`;
+each page read is in `service_order_pages`. `huge_service_orders` answers a body of megabytes.
 """
 
 from __future__ import annotations
@@ -136,6 +140,9 @@ class FakeSitoo:
         self.orders: dict[int, dict] = {}
         self.fetches: Counter = Counter()  # GET ?orderid= per order id
         self.pages: list[dict] = []  # the query of every page read (orderidfrom)
+        self.service_orders: dict[str, dict] = {}
+        self.service_order_pages: list[dict] = []
+        self.huge_service_orders = False
         self.delay = 0.0
         self.waiting: Counter = Counter()  # requests being answered right now, by order id
         self.first_read_delay = 0.0  # the first read of each order is this slow (the later ones are not)
@@ -162,6 +169,11 @@ class FakeSitoo:
             for found in orders:
                 self.orders[found["orderid"]] = copy.deepcopy(found)
 
+    def put_service_orders(self, *orders: dict) -> None:
+        with self._lock:
+            for n, found in enumerate(orders):
+                self.service_orders[found.get("id") or f"no id {len(self.service_orders) + n}"] = copy.deepcopy(found)
+
     def outage(self, status: int = 500, retry_after: str | None = None) -> None:
         self._outage = (status, retry_after)
 
@@ -181,6 +193,9 @@ class FakeSitoo:
             self.fetches.clear()
             self.pages.clear()
             self._slowed.clear()
+            self.service_orders.clear()
+            self.service_order_pages.clear()
+        self.huge_service_orders = False
         self.delay = 0.0
         self.first_read_delay = 0.0
         self.order_delays = {}
@@ -201,7 +216,8 @@ class FakeSitoo:
 
     @Request.application
     def _wsgi(self, request: Request) -> Response:
-        if request.path != f"/v2/accounts/{ACCOUNT_ID}/orders.json":
+        if request.path not in (f"/v2/accounts/{ACCOUNT_ID}/orders.json",
+                                f"/v2/accounts/{ACCOUNT_ID}/serviceorders.json"):
             return Response("not found", status=404)
         auth = request.authorization
         if auth is None or auth.type != "basic" or (auth.username, auth.password) != (API_ID, API_PASSWORD):
@@ -212,6 +228,8 @@ class FakeSitoo:
             headers = {"Retry-After": retry_after} if retry_after else {}
             return Response(json.dumps({"error": "failure"}), status=status, headers=headers,
                             content_type="application/json")
+        if request.path.endswith("/serviceorders.json"):
+            return self._service_orders(request.args)
         key = request.args.get("orderid", "page")
         with self._lock:
             wait = self.delay + self.order_delays.get(key, 0.0)
@@ -225,6 +243,20 @@ class FakeSitoo:
             with self._lock:
                 self.waiting[key] -= 1
         return Response(json.dumps(self._answer(request.args)), content_type="application/json")
+
+    def _service_orders(self, args) -> Response:
+        if self.huge_service_orders:
+            return Response(b"[" + b" " * (40 << 20) + b"]", content_type="application/json")
+        states = set(args.get("state", "").split(",")) - {""}
+        with self._lock:
+            self.service_order_pages.append(dict(args))
+            found = sorted((o for o in self.service_orders.values() if not states or o.get("state") in states),
+                           key=lambda o: (o.get("created") or 0, str(o.get("id"))), reverse=True)
+            if args.get("start_after_id"):
+                ids = [o.get("id") for o in found]
+                found = found[ids.index(args["start_after_id"]) + 1:] if args["start_after_id"] in ids else []
+            page = copy.deepcopy(found[:int(args.get("num", 10))])
+        return Response(json.dumps(page), content_type="application/json")
 
     def _answer(self, args) -> dict:
         with self._lock:

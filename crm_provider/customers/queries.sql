@@ -48,6 +48,14 @@ COALESCE(
     (SELECT m.customer_id FROM customers m WHERE m.member_number = %(key)s AND m.erased_at IS NULL),
     (SELECT a.customer_id FROM customer_aliases a WHERE a.alias = %(key)s AND a.kind = 'merge'))
 
+-- name: contact_holder
+-- The customer a contact names, for the workshop's orders, whose contacts are a mobile in E.164 and an email
+-- normalised as the search normalises them (`contact.mobile`, `contact.email`): the live customer with the
+-- mobile, else the one with the email. One rule, so that a workshop order finds its customer as the till does.
+COALESCE(
+    (SELECT h.customer_id FROM customers h WHERE h.mobile = contact.mobile AND h.erased_at IS NULL),
+    (SELECT h.customer_id FROM customers h WHERE h.email_norm = contact.email AND h.erased_at IS NULL))
+
 -- name: find_by_member_number
 {read}
 WHERE c.customer_id = {member_number_holder} AND c.erased_at IS NULL

@@ -33,6 +33,18 @@ HOOK_QUEUE, HOOK_TASK = "customer-hooks", "deliver_customer_event"
 EVENT_KINDS = ("created", "updated", "merged", "erased")
 
 
+# The customer a workshop order's contact names (queries.sql: contact_holder), filled into the workshop's own
+# statements over its `contact` rows, normalised by `contact` below.
+CONTACT_HOLDER = store.Q.contact_holder
+
+
+def contact(mobile, email, region: str) -> dict:
+    """A workshop order's contact as the search normalises keys: `{"mobile", "email"}`, None for what is
+    missing or cannot match (a mobile that is no phone number)."""
+    return {"mobile": keys.for_search("mobile", mobile, region) if isinstance(mobile, str) else None,
+            "email": keys.for_search("email", email, region) if isinstance(email, str) else None}
+
+
 def normalised(profile: dict, region: str) -> dict:
     """The stored row of a profile: phones in E.164, the search columns filled."""
     row = dict(profile)

@@ -1,4 +1,5 @@
-"""The Sitoo REST API, as far as the CRM reads it: orders (`GET /accounts/{id}/orders.json`).
+"""The Sitoo REST API, as far as the events area reads it: orders (`GET /accounts/{id}/orders.json`); `get_json`
+is the read of an answer that the workshop's clients share.
 
 Every failure is a `SitooError` whose text is safe to log and store (a status code or the kind of
 transport failure, never a response body); callers retry it. A 429 carries the server's `Retry-After`.
@@ -29,9 +30,10 @@ MAX_RESPONSE_BYTES = 32 << 20  # a page of 100 orders of 100 rows is about 3 MB
 class SitooError(Exception):
     """The orders API did not answer usefully; worth trying again later."""
 
-    def __init__(self, text: str, *, retry_after: float | None = None):
+    def __init__(self, text: str, *, retry_after: float | None = None, status: int | None = None):
         super().__init__(text)
         self.retry_after = retry_after
+        self.status = status  # the HTTP status of the answer, when there was one
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -46,6 +48,32 @@ def retry_after_seconds(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def get_json(http: httpx.Client, path: str, params: dict, *, service: str = "Sitoo API",
+             error: type[SitooError] = SitooError) -> object:
+    """The JSON of a 200 answer to GET `path`, read up to MAX_RESPONSE_BYTES; else `error`, whose text names
+    the status or the kind of failure (never the body)."""
+    try:
+        with http.stream("GET", path, params=params) as response:
+            if response.status_code == 429:
+                raise error(f"{service} rate limit (429)",
+                            retry_after=retry_after_seconds(response.headers.get("Retry-After")))
+            if response.status_code != 200:
+                raise error(f"{service} answered {response.status_code}", status=response.status_code)
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > MAX_RESPONSE_BYTES:
+                    raise error(f"{service} answered more than {MAX_RESPONSE_BYTES >> 20} MiB")
+    except httpx.TimeoutException:
+        raise error(f"{service} timed out") from None
+    except httpx.TransportError as failure:
+        raise error(f"{service} unreachable ({type(failure).__name__})") from None
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise error(f"{service} answered something that is not JSON") from None
 
 
 class SitooClient:
@@ -74,28 +102,8 @@ class SitooClient:
         self.http.close()
 
     def _orders(self, params: dict) -> dict:
-        try:
-            with self.http.stream("GET", "/orders.json",
-                                  params={**params, "fields": ",".join(ORDER_FIELDS)}) as response:
-                if response.status_code == 429:
-                    raise SitooError("Sitoo API rate limit (429)",
-                                     retry_after=retry_after_seconds(response.headers.get("Retry-After")))
-                if response.status_code != 200:
-                    raise SitooError(f"Sitoo API answered {response.status_code}")
-                body = bytearray()
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > MAX_RESPONSE_BYTES:
-                        raise SitooError(f"Sitoo API answered more than {MAX_RESPONSE_BYTES >> 20} MiB")
-        except httpx.TimeoutException:
-            raise SitooError("Sitoo API timed out") from None
-        except httpx.TransportError as error:
-            raise SitooError(f"Sitoo API unreachable ({type(error).__name__})") from None
-        try:
-            envelope = json.loads(body)
-            items = envelope["items"]
-        except (ValueError, KeyError, TypeError):
-            raise SitooError("Sitoo API answered something that is not an order envelope") from None
+        envelope = get_json(self.http, "/orders.json", {**params, "fields": ",".join(ORDER_FIELDS)})
+        items = envelope.get("items") if isinstance(envelope, dict) else None
         if not isinstance(items, list):
             raise SitooError("Sitoo API answered something that is not an order envelope")
         return envelope

@@ -23,6 +23,7 @@ from psycopg_pool import PoolTimeout
 
 from .. import db
 from ..loyalty import service as loyalty
+from ..workshop import service as workshop
 from . import store
 
 READY_CACHE_SECONDS = 1.0
@@ -86,6 +87,7 @@ def scrape_families(database: db.Database) -> list:
         with database.pool.connection(timeout=SCRAPE_WAIT_SECONDS) as conn:
             backlog = store.events_backlog(conn)
             conflicts = loyalty.conflict_counts(conn) if store.has_table(conn, "item_conflicts") else None
+            ages = workshop.sync_ages(conn) if store.has_table(conn, "workshop_sync") else {}
     except (psycopg.Error, PoolTimeout):
         return []
     families = []
@@ -97,5 +99,11 @@ def scrape_families(database: db.Database) -> list:
                                   "consume, by reason (GET /admin/item-conflicts).", labels=["reason"])
         for reason, count in conflicts.items():
             gauge.add_metric([reason], count)
+        families.append(gauge)
+    if ages:
+        gauge = GaugeMetricFamily("crm_workshop_sync_age_seconds", "Seconds since the last successful sync of "
+                                  "each workshop source (NaN: never).", labels=["source"])
+        for source, age in sorted(ages.items()):
+            gauge.add_metric([source], float("nan") if age is None else float(age))
         families.append(gauge)
     return families
