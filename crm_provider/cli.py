@@ -368,17 +368,19 @@ def lookup_import(csv_file: Path, append: bool):
 @main.command("maintenance")
 def maintenance():
     """Trim what the retention settings let go, as the database owner (the worker does the part the service's
-    role may, daily): the handled Sitoo events older than CRM_EVENTS_RETENTION_DAYS (default 30), in batches;
+    role may, daily): the handled Sitoo and Shopmonkey events older than CRM_EVENTS_RETENTION_DAYS (default
+    30), in batches;
     the audit log's months that ended more than CRM_AUDIT_RETENTION_MONTHS ago (default 13), after moving a log
     from before partitioning into partitions and adding the coming months'. Safe when two run at once."""
     import psycopg
 
     from .audit import partitions
     from .events import service as events
+    from .workshop import service as workshop
 
     settings = _settings()
     with db.connect(_prepare_database(settings), autocommit=True) as conn:
-        trimmed = events.trim(conn, settings.events_retention_days)
+        trimmed = events.trim(conn, settings.events_retention_days) + workshop.trim(conn, settings.events_retention_days)
         click.echo(f"handled events older than {settings.events_retention_days} days deleted: {trimmed}")
         try:
             _move_audit_log(conn)
@@ -394,6 +396,8 @@ def maintenance():
 def _move_audit_log(conn) -> None:
     from .audit import partitions
 
+    if partitions.partitioned(conn):
+        return
     with click.progressbar(length=1, label="moving the audit log into partitions", file=sys.stderr) as bar:
         def progress(copied: int, total: int) -> None:
             bar.length = max(total, 1)

@@ -143,6 +143,7 @@ def test_bad_data_is_skipped_by_its_id_and_what_was_kept_stays(spi, sitoo, conn,
     broken = service_order("C2", created=2, product=None)
     sitoo.put_service_orders(broken, {"id": "C3", "created": 3, "state": "new", "customer": {"mobile": "0701112233"}},
                              {"created": 4, "state": "new"}, service_order("C4", created=5))
+    sitoo.service_orders["C4 again"] = service_order("C4", created=5)  # an API that lists an order twice
     with caplog.at_level(logging.WARNING):
         assert sweep(conn, sitoo)["skipped"] == 3
     assert kept(conn) == {"C1": (erica, "new", 2), "C2": (erica, "new", 2), "C4": (erica, "new", 2)}
@@ -292,3 +293,35 @@ def test_the_workers_sweep_records_a_failure_backs_off_and_the_metric_tells_the_
                if family.name == "crm_workshop_sync_age_seconds"]
     [sample] = gauge.samples
     assert sample.labels == {"source": "sitoo-service-orders"} and 0 <= sample.value < 60
+
+
+def test_sync_service_orders_sweeps_once_from_the_command_line(spi, sitoo, conn, database_url):
+    from click.testing import CliRunner
+
+    from crm_provider.cli import main
+
+    erica = customer(spi, ERICA)
+    sitoo.put_service_orders(service_order("G1"), service_order("G2", created=1, state="cancelled"))
+    env = {**sitoo.env(), "DATABASE_URL": database_url}
+    ran = CliRunner().invoke(main, ["sync-service-orders"], env=env)
+    assert ran.exit_code == 0 and "sweep 1: 0 closed, 0 skipped" in ran.output, ran.output
+    assert kept(conn) == {"G1": (erica, "new", 2)}
+    sitoo.outage(502)
+    failed = CliRunner().invoke(main, ["sync-service-orders"], env=env)
+    assert failed.exit_code == 1 and "Sitoo API answered 502: run again" in failed.output
+    assert conn.execute("SELECT failures FROM workshop_sync").fetchone() == {"failures": 1}
+
+
+def test_maintenance_trims_the_handled_shopmonkey_events_past_the_retention(conn, database_url):
+    from click.testing import CliRunner
+
+    from crm_provider.cli import main
+
+    conn.execute("""INSERT INTO shopmonkey_events (event_id, order_id, status, outcome, received_at)
+                    VALUES ('old', 'wo', 'open', 'processed', now() - interval '31 days'),
+                           ('old-pending', 'wo', 'open', 'pending', now() - interval '31 days'),
+                           ('recent', 'wo', 'open', 'skipped', now() - interval '29 days')""")
+    ran = CliRunner().invoke(main, ["maintenance"], env={"DATABASE_URL": database_url})
+    assert ran.exit_code == 0 and "handled events older than 30 days deleted: 1" in ran.output, ran.output
+    assert [row["event_id"] for row in conn.execute("SELECT event_id FROM shopmonkey_events ORDER BY 1")] == [
+        "old-pending", "recent"]

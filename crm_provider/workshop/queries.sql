@@ -112,6 +112,18 @@ SET attempts = attempts + 1, last_error = %(error)s,
     handled_at = CASE WHEN %(final)s THEN now() END
 WHERE event_id = %(event_id)s
 
+-- name: trim_shopmonkey_events
+-- A batch of the handled events received before `before` (shopmonkey_events_handled_idx), gone; two trims at
+-- once share the work. Pending ones stay.
+WITH old AS (
+    SELECT event_id FROM shopmonkey_events
+    WHERE outcome <> 'pending' AND received_at < %(before)s
+    ORDER BY received_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+DELETE FROM shopmonkey_events e USING old WHERE e.event_id = old.event_id
+
 -- name: customer_by_contact
 SELECT {contact_holder} AS customer_id FROM (SELECT %(mobile)s::text AS mobile, %(email)s::text AS email) AS contact
 

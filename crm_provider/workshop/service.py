@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Callable
 
@@ -37,6 +37,7 @@ STATE_WORDS = {"new": "New", "in_progress": "In progress", "service_done": "Serv
 PAGE_SIZE = 100
 TITLE_MAX_CHARS = 200  # what the till shows of a product and its services
 QUEUE, TASK = "workshop", "handle_shopmonkey_event"
+TRIM_BATCH = 5000
 AUTHORIZATION_WORDS = {"NotAuthorized": "Not authorized", "Authorized": "Authorized", "Declined": "Declined"}
 
 
@@ -122,9 +123,13 @@ def sweep(conn: Connection, service_orders: Callable[[str | None, int], list], r
         after, number, skipped = state["resume_after"], state["sweep"], 0
         while True:
             page = service_orders(after, PAGE_SIZE)
-            orders, touched = [], []
+            orders, touched, ids = [], [], []
             for raw in page:
                 order_id = _order_id(raw)
+                if order_id in ids:
+                    continue  # an order twice in a page: read once (one statement may not write it twice)
+                if order_id is not None:
+                    ids.append(order_id)
                 try:
                     if order_id is None:
                         raise Unreadable("no id")
@@ -134,20 +139,21 @@ def sweep(conn: Connection, service_orders: Callable[[str | None, int], list], r
                     log.warning("service order %s skipped: %s", order_id or "without an id", problem)
                     if order_id is not None:
                         touched.append(order_id)
-            ids = [order_id for order_id in map(_order_id, page) if order_id]
+            last = next((order_id for order_id in map(_order_id, reversed(page)) if order_id), None)
             with conn.transaction():
                 store.save_page(conn, number, orders, touched)
-                store.page_done(conn, SITOO, ids[-1] if ids else after, len(page))
+                store.page_done(conn, SITOO, last or after, len(page))
             progress(len(page))
-            if len(page) < PAGE_SIZE or not ids:
+            if len(page) < PAGE_SIZE or last is None:
                 break
-            after = ids[-1]
+            after = last
         with conn.transaction():
             closed = store.finish_sweep(conn, SITOO, number)
         log.info("service orders swept (sweep %s): %s closed, %s skipped", number, closed, skipped)
         return {"sweep": number, "closed": closed, "skipped": skipped}
     finally:
-        store.unlock_sync(conn, SITOO)
+        if not conn.closed and not conn.broken:  # a connection that is gone took its lock with it
+            store.unlock_sync(conn, SITOO)
 
 
 def sweep_failed(conn: Connection, error: str, delay_for: Callable[[int], float]) -> float:
@@ -280,6 +286,19 @@ def _apply(conn: Connection, event: dict, services: list | None, currency: str |
 
 def shopmonkey_event_failed(conn: Connection, event_id: str, error: str, final: bool) -> None:
     store.shopmonkey_event_failed(conn, event_id, error, final)
+
+
+def trim(conn: Connection, retention_days: int, now: datetime | None = None) -> int:
+    """Delete the handled Shopmonkey events received more than `retention_days` ago (the events' retention,
+    CRM_EVENTS_RETENTION_DAYS), a batch per transaction (`conn` in autocommit); the events deleted."""
+    before = (now or datetime.now(timezone.utc)) - timedelta(days=retention_days)
+    deleted = 0
+    while True:
+        with conn.transaction():
+            batch = store.trim_shopmonkey_events(conn, before, TRIM_BATCH)
+        deleted += batch
+        if batch < TRIM_BATCH:
+            return deleted
 
 
 personal_data.register("workshop", export=store.personal_data, erase=store.erase, merge=store.merge)

@@ -77,6 +77,10 @@ def shopmonkey_event_failed(conn: Connection, event_id: str, error: str, final: 
     conn.execute(Q.shopmonkey_event_failed, {"event_id": event_id, "error": error, "final": final})
 
 
+def trim_shopmonkey_events(conn: Connection, before, limit: int) -> int:
+    return conn.execute(Q.trim_shopmonkey_events, {"before": before, "limit": limit}).rowcount
+
+
 def customer_by_contact(conn: Connection, contact: dict):
     return conn.execute(CUSTOMER_BY_CONTACT, contact).fetchone()["customer_id"]
 

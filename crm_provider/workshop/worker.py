@@ -5,7 +5,7 @@ is), and the handling of the Shopmonkey webhook's events (`shopmonkey`, when SHO
 A sweep that fails is recorded and backs off as the events' jobs do (worker.Backoff, the API's Retry-After
 honoured), never giving up: the minutes' sweeps wait until its time, and the next goes on from the last page
 stored. A Shopmonkey event is retried with the same back-off and given up (`failed`) after
-CRM_EVENTS_MAX_ATTEMPTS tries.
+CRM_EVENTS_MAX_ATTEMPTS tries; the handled ones are trimmed daily after CRM_EVENTS_RETENTION_DAYS.
 """
 
 from __future__ import annotations
@@ -76,6 +76,13 @@ class ShopmonkeyEvents:
         @app.task(name=service.TASK, queue=self.queue, pass_context=True, retry=retry)
         def handle_shopmonkey_event(context, event_id: str) -> None:
             self.handle(event_id, context.job.attempts)
+
+        @app.periodic(cron="10 4 * * *", periodic_id="trim-shopmonkey-events")
+        @app.task(name="trim_shopmonkey_events", queue=self.queue, retry=retry)
+        def trim_shopmonkey_events(timestamp: int) -> None:
+            with self.pool.connection() as conn:
+                log.info("handled shopmonkey events trimmed: %s",
+                         service.trim(conn, self.settings.events_retention_days))
 
     def handle(self, event_id: str, attempts: int) -> None:
         try:
