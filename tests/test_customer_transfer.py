@@ -229,3 +229,16 @@ def test_batches_checked_by_worker_processes_find_what_one_batch_finds(database_
                               (11, "email: an earlier row of the file has this email"),
                               (13, "customer_id: an earlier row of the file has this id")])
     assert imported(batch_rows=3, workers=2) == alone
+
+
+def test_a_personal_id_a_customer_holds_in_plain_is_refused_to_a_sealed_row(database_url, tmp_path, catalogues,
+                                                                               conn):
+    """The release in between: a customer stored before personal ids were sealed holds one in plain until
+    `keys rotate` seals it. An import, which seals its rows, must still find it taken."""
+    conn.execute("INSERT INTO customers (member_number, name_first, personal_id, personal_id_norm) "
+                 "VALUES ('7777', 'Plain', '181512101234', '181512101234')")
+    ran = run_import(database_url, tmp_path, csv_text(
+        ",8001,,,,,18151210-1234,,,,,,,,new-york-rangers,,,,,"), "--report", str(tmp_path / "report.csv"))
+    assert ran.exit_code == 1, ran.output
+    assert "personal_id: another customer has this personal id" in (tmp_path / "report.csv").read_text()
+    assert count(conn, "customers") == 1

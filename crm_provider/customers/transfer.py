@@ -394,7 +394,8 @@ def _as_new(line: int, record: dict, offered: dict, keyring, digits: int | None)
            _json(profile["invoice_address"]), _json(profile["delivery_address"]), profile["gender"],
            profile["birthday"], profile["accepts_communication"], consents, _json(options),
            status and status["color"], status and status["text"], back_office.get("voucher_passwords"),
-           customer.get("store_id_home"), record["created"], record["aliases"], json.dumps(record["extra"])]
+           customer.get("store_id_home"), record["created"], record["aliases"], json.dumps(record["extra"]),
+           profile["personal_id_norm"]]
     return [_copy_field(value) for value in row], {"member_number": profile["member_number"], "given_id": record["given_id"],
                  "alias_id": record["alias_id"], "clears_member_number": record["clears_member_number"],
                  "new_rejected": new_rejected, "personal_id": profile["personal_id"],

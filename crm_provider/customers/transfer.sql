@@ -37,7 +37,10 @@ CREATE TEMPORARY TABLE customer_import (
     store_id_home          text,
     created_at             timestamptz,
     aliases                text[],
-    extra                  jsonb
+    extra                  jsonb,
+    -- The row's personal id normalised, whether or not it is sealed: only to find a customer who holds it in
+    -- plain (stored before the release that seals them). Never written to customers.
+    personal_id_plain      text
 ) ON COMMIT DROP;
 CREATE TEMPORARY TABLE customer_import_done (customer_id uuid PRIMARY KEY) ON COMMIT DROP;
 CREATE TEMPORARY TABLE customer_import_rejects (line integer NOT NULL, reason text NOT NULL) ON COMMIT DROP
@@ -52,7 +55,7 @@ COPY customer_import (line, customer_id, existing, generated_number, member_numb
     name_last, personal_id, personal_id_norm, personal_id_key, personal_id_sealed, personal_id_index, company,
     company_id, company_id_norm, phone, mobile, invoice_address, delivery_address, gender, birthday,
     accepts_communication, consents, options, status_color, status_text, voucher_passwords, store_id_home,
-    created_at, aliases, extra) FROM STDIN
+    created_at, aliases, extra, personal_id_plain) FROM STDIN
 
 -- name: copy_rejects
 COPY customer_import_rejects (line, reason) FROM STDIN
@@ -133,7 +136,7 @@ WITH in_batch AS (
           AND c.customer_id <> s.customer_id
         UNION ALL
         SELECT c.customer_id FROM customers c
-        WHERE k.field = 'personal_id' AND c.personal_id_norm = s.personal_id_norm AND c.erased_at IS NULL
+        WHERE k.field = 'personal_id' AND c.personal_id_norm = s.personal_id_plain AND c.erased_at IS NULL
           AND c.customer_id <> s.customer_id
         UNION ALL
         SELECT a.customer_id FROM customer_aliases a
