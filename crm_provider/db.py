@@ -161,6 +161,19 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.extensions["crm_db"] = Database(url, settings)
 
 
+def in_batches(conn: psycopg.Connection, step, batch: int) -> int:
+    """Run `step(batch)` (it deletes or moves up to `batch` rows and says how many) a transaction each, on a
+    connection in autocommit, until a step does less than a batch: a long trim that never holds its locks
+    long. The rows done in all."""
+    done = 0
+    while True:
+        with conn.transaction():
+            count = step(batch)
+        done += count
+        if count < batch:
+            return done
+
+
 @contextmanager
 def transaction(url: str):
     """A connection for a CLI command: committed at the end of the block, rolled back on error."""

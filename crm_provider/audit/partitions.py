@@ -79,7 +79,7 @@ def drop_expired(conn: Connection, months: int, now: datetime | None = None) -> 
 
         def drop() -> bool:
             conn.execute(Q.lock_chain)
-            if conn.execute("SELECT to_regclass(%s) IS NOT NULL AS there", (month["name"],)).fetchone()["there"]:
+            if conn.execute(Q.partition_exists, {"name": month["name"]}).fetchone()["there"]:
                 conn.execute(sql.SQL(Q.cut_chain).format(partition=partition),
                              {"upper": month["upper"], "reason": f"retention: {month['name']} dropped"})
                 conn.execute(sql.SQL(Q.drop_partition).format(partition=partition))
@@ -95,7 +95,7 @@ def drop_expired(conn: Connection, months: int, now: datetime | None = None) -> 
 def move(conn: Connection, progress: Callable[[int, int], None] = lambda copied, total: None) -> bool:
     """Move an unpartitioned audit log into partitions, online (`conn` in autocommit); False when there is
     none to move. `progress(copied, total)` after each batch."""
-    if not conn.execute(Q.move_pending).fetchone()["pending"]:
+    if partitioned(conn):
         return False
     ensure(conn, since=conn.execute(Q.move_first_month).fetchone()["since"])
     while True:

@@ -128,6 +128,9 @@ SELECT name, upper FROM (
 WHERE upper <= %(now)s - make_interval(months => %(months)s)
 ORDER BY name
 
+-- name: partition_exists
+SELECT to_regclass(%(name)s) IS NOT NULL AS there
+
 -- name: cut_chain
 -- Before the month in braces is dropped: the chain continues from its last seal below every row kept (the
 -- rows of later months: the earlier ones are gone), an anchor holding its digest, and loses the seals up to
@@ -170,9 +173,6 @@ SELECT pg_snapshot_xmin(pg_current_snapshot()) >= pg_snapshot_xmax(%(snapshot)s:
 -- name: move_rows
 INSERT INTO audit_log_partitioned OVERRIDING SYSTEM VALUE
 SELECT * FROM audit_log WHERE audit_id > %(after)s AND audit_id <= %(upto)s
-
--- name: move_pending
-SELECT to_regclass('audit_log_partitioned') IS NOT NULL AS pending
 
 -- name: swap
 SELECT audit_log_swap()

@@ -21,7 +21,7 @@ from typing import Callable, NamedTuple
 from marshmallow import ValidationError
 from psycopg import Connection
 
-from .. import personal_data
+from .. import db, personal_data
 from ..customers import service as customers
 from ..loyalty import service as loyalty
 from ..program import service as program
@@ -193,13 +193,7 @@ def trim(conn: Connection, retention_days: int, now: datetime | None = None) -> 
     batch per transaction (`conn` in autocommit), so that the webhook and the workers never wait long on
     it; pending and failed events stay. Safe when two run at once. Returns the events deleted."""
     before = (now or datetime.now(timezone.utc)) - timedelta(days=retention_days)
-    deleted = 0
-    while True:
-        with conn.transaction():
-            batch = store.trim_handled(conn, before, TRIM_BATCH)
-        deleted += batch
-        if batch < TRIM_BATCH:
-            return deleted
+    return db.in_batches(conn, lambda limit: store.trim_handled(conn, before, limit), TRIM_BATCH)
 
 
 personal_data.register("sitoo_events", export=store.personal_data, merge=store.merge)

@@ -25,7 +25,7 @@ from typing import Callable
 
 from psycopg import Connection
 
-from .. import personal_data
+from .. import db, personal_data
 from ..customers import service as customers
 from ..program import service as program
 from . import store
@@ -292,13 +292,7 @@ def trim(conn: Connection, retention_days: int, now: datetime | None = None) -> 
     """Delete the handled Shopmonkey events received more than `retention_days` ago (the events' retention,
     CRM_EVENTS_RETENTION_DAYS), a batch per transaction (`conn` in autocommit); the events deleted."""
     before = (now or datetime.now(timezone.utc)) - timedelta(days=retention_days)
-    deleted = 0
-    while True:
-        with conn.transaction():
-            batch = store.trim_shopmonkey_events(conn, before, TRIM_BATCH)
-        deleted += batch
-        if batch < TRIM_BATCH:
-            return deleted
+    return db.in_batches(conn, lambda limit: store.trim_shopmonkey_events(conn, before, limit), TRIM_BATCH)
 
 
 personal_data.register("workshop", export=store.personal_data, erase=store.erase, merge=store.merge)
